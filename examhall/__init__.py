@@ -1,0 +1,1 @@
+"""examhall: exam-room LAN server for computer-based theory exams."""

@@ -1,0 +1,250 @@
+"""The ``examhall`` command: serve, db, user, audit, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from examhall.config import Settings, SettingsError, load_settings
+from examhall.db import Database, DatabaseUnavailable, EmbeddedPostgres, resolve_database_url, upgrade
+
+T = TypeVar("T")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The database URL: the external one, or the embedded server started for this command."""
+    embedded = None if settings.database_url else EmbeddedPostgres(settings.pg_dir)
+    try:
+        yield resolve_database_url(settings, embedded)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def run_with_db(url: str, settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = Database(url, pool_size=2)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(main())
+
+
+def cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@click.group()
+@click.version_option(package_name="examhall")
+def main() -> None:
+    """examhall — exam-room LAN server for computer-based theory exams."""
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (EXAMHALL_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (EXAMHALL_PORT, default 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (EXAMHALL_WORKERS, default 1).")
+@click.option("--demo", is_flag=True, help="Load the demo site (users, candidates) and print its logins.")
+def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -> None:
+    """Run the server: start the embedded database if needed, migrate, then serve."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port, workers=workers)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with database(settings) as url:
+        click.echo("examhall: applying database migrations …")
+        upgrade(url)
+        logins: list[tuple[str, str, str]] = []
+        if demo:
+            from examhall.demo import seed_demo
+
+            logins = run_with_db(url, settings, lambda db: seed_demo(db, settings))
+        # Worker processes read their settings from the environment.
+        os.environ["EXAMHALL_DATABASE_URL"] = url
+        os.environ["EXAMHALL_DATA"] = str(settings.data_dir)
+        os.environ["EXAMHALL_HOST"] = settings.host
+        os.environ["EXAMHALL_PORT"] = str(settings.port)
+        os.environ["EXAMHALL_WORKERS"] = str(settings.workers)
+        shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+        click.echo("")
+        click.echo(f"examhall is starting at http://{shown_host}:{settings.port}/  (Ctrl+C stops it)")
+        click.echo(
+            f"  database: {'embedded PostgreSQL in ' + str(settings.pg_dir) if not settings.database_url else 'external'}"
+        )
+        click.echo(f"  workers:  {settings.workers}")
+        if logins:
+            click.echo("  demo logins (staff at /login, candidates at /candidate/login):")
+            for role, login, secret in logins:
+                click.echo(f"    {role:<22} {login:<16} {secret}")
+        click.echo("")
+        sys.stdout.flush()
+        uvicorn.run(
+            "examhall.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            ws="websockets-sansio",
+        )
+
+
+# --- db ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database: migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations (the server also does this at start)."""
+    settings = _settings()
+    with database(settings) as url:
+        upgrade(url, revision)
+        click.echo(f"database migrated to {revision}")
+
+
+# --- user --------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts and roles."""
+
+
+@user.command("create")
+@click.option("--username", prompt=True)
+@click.option("--display-name", default="", help="Name shown on screens (default: the user name).")
+@click.option(
+    "--role", "roles", multiple=True, required=True, help="Repeat for several roles, e.g. --role admin."
+)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_create(username: str, display_name: str, roles: tuple[str, ...], password: str) -> None:
+    """Create a staff account, e.g. the first admin: examhall user create --role admin."""
+    from examhall.security import service
+    from examhall.security.passwords import Passwords
+
+    settings = _settings()
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            created = await service.create_user(
+                session,
+                Passwords(settings),
+                username=username,
+                display_name=display_name or username,
+                password=password,
+                roles=list(roles),
+                actor=cli_actor(),
+            )
+            return created.username
+
+    with database(settings) as url:
+        upgrade(url)
+        try:
+            name = run_with_db(url, settings, work)
+        except service.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"created user {name} with role(s) {', '.join(sorted(set(roles)))}")
+
+
+@user.command("roles")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="The complete new set of roles.")
+def user_roles(username: str, roles: tuple[str, ...]) -> None:
+    """Replace a user's roles (audited; their open sessions end)."""
+    from examhall.security import service
+
+    settings = _settings()
+
+    async def work(db: Database) -> None:
+        async with db.session() as session:
+            found = await service.find_user(session, username)
+            if found is None:
+                raise service.AccountError(f"no user named {username!r}")
+            await service.set_roles(session, found.id, list(roles), actor=cli_actor())
+
+    with database(settings) as url:
+        try:
+            run_with_db(url, settings, work)
+        except service.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{username}: roles are now {', '.join(sorted(set(roles)))}")
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log (R-SEC-3)."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check every entry's hash and link; exit 1 naming the first bad entry."""
+    from examhall.security import audit as audit_log
+
+    settings = _settings()
+
+    async def work(db: Database) -> tuple[int, Any]:
+        async with db.session() as session:
+            return await audit_log.verify(session)
+
+    with database(settings) as url:
+        checked, problem = run_with_db(url, settings, work)
+    if problem is None:
+        click.echo(f"audit chain intact: {checked} entries verified")
+        return
+    click.echo(f"audit chain BROKEN at entry {problem.entry_id}: {problem.reason}", err=True)
+    click.echo(f"({checked} entries verified before it)", err=True)
+    sys.exit(1)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo site into the database (what serve --demo does) and print the logins."""
+    from examhall.demo import seed_demo
+
+    settings = _settings()
+    with database(settings) as url:
+        upgrade(url)
+        logins = run_with_db(url, settings, lambda db: seed_demo(db, settings))
+    for role, login, secret in logins:
+        click.echo(f"{role:<22} {login:<16} {secret}")
+
+
+if __name__ == "__main__":
+    main()
