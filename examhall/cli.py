@@ -94,9 +94,8 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
         shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
         click.echo("")
         click.echo(f"examhall is starting at http://{shown_host}:{settings.port}/  (Ctrl+C stops it)")
-        click.echo(
-            f"  database: {'embedded PostgreSQL in ' + str(settings.pg_dir) if not settings.database_url else 'external'}"
-        )
+        where = "external" if settings.database_url else f"embedded PostgreSQL in {settings.pg_dir}"
+        click.echo(f"  database: {where}")
         click.echo(f"  workers:  {settings.workers}")
         if logins:
             click.echo("  demo logins (staff at /login, candidates at /candidate/login):")

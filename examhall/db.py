@@ -61,11 +61,13 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the cluster and return a libpq URL for the ``examhall`` database."""
-        import pgserver
+        from pgserver.postgres_server import get_server
 
+        # pgserver logs every pg_ctl call at INFO; the operator needs only its problems.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
         self.pg_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = pgserver.get_server(self.pg_dir, cleanup_mode="stop")
+            self._server = get_server(self.pg_dir, cleanup_mode="stop")
         except Exception as exc:
             raise DatabaseUnavailable(
                 f"could not start the embedded PostgreSQL in {self.pg_dir}: {exc}"

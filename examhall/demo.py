@@ -15,7 +15,7 @@ from examhall.db import Database
 from examhall.security import service
 from examhall.security.passwords import Passwords
 
-DEMO_PASSWORD = "examhall-demo"
+DEMO_PASSWORD = "examhall-demo"  # noqa: S105 - printed at start; demo sites only
 
 DEMO_STAFF = [
     ("admin", "考务管理员 王静", ["admin"]),

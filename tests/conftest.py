@@ -107,9 +107,9 @@ def truncate_all(url: str) -> None:
 
 
 @pytest.fixture
-def clean_db(pg_url: str) -> Iterator[str]:
+def clean_db(pg_url: str) -> str:
     truncate_all(pg_url)
-    yield pg_url
+    return pg_url
 
 
 class LiveServer:

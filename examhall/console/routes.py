@@ -94,11 +94,13 @@ class NoticeController(Controller):
         async def full_state() -> str:
             async with db.session() as session:
                 notices = await service.recent_notices(session)
-            return engine.get_template("console/notices.html").render(notices=notices, oob=True)
+            return str(engine.get_template("console/notices.html").render(notices=notices, oob=True))
 
         async def render(event: Event) -> str:
-            return engine.get_template("console/notice_item.html").render(
-                notice=event.data, seq=event.seq, oob=True
+            return str(
+                engine.get_template("console/notice_item.html").render(
+                    notice=event.data, seq=event.seq, oob=True
+                )
             )
 
         async with bus.subscribe(service.STAFF_TOPIC) as subscription:

@@ -121,7 +121,8 @@ def test_missing_or_wrong_csrf_token_is_refused_with_a_clear_message(
 def test_candidate_logs_in_with_ticket_and_id_number(client: httpx.Client, clean_db: str) -> None:
     sql(
         clean_db,
-        "INSERT INTO candidates (name, id_number, ticket_number) VALUES ('刘洋', '370102199503141239', 'D2026110001')",
+        "INSERT INTO candidates (name, id_number, ticket_number) "
+        "VALUES ('刘洋', '370102199503141239', 'D2026110001')",
     )
     wrong = form_post(
         client, "/candidate/login", {"ticket_number": "D2026110001", "id_number": "370102199503141230"}
