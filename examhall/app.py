@@ -27,7 +27,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
 
-from examhall import i18n
+from examhall import i18n, models  # noqa: F401 - all tables registered before the first query
 from examhall.config import Settings, load_settings
 from examhall.console.routes import NoticeController
 from examhall.db import Database, database_url_from_env
@@ -50,9 +50,7 @@ STATUS_MESSAGES = {
     405: N_("This action is not allowed here."),
     413: N_("The upload is too large."),
     429: N_("Too many requests. Wait a moment and try again."),
-    500: N_(
-        "Something went wrong on the server. Nothing you saved was lost; try again, or call the exam office."
-    ),
+    500: N_("Something went wrong on the server. Nothing you saved was lost; try again, or call the exam office."),
     503: N_("The server is not ready. Try again in a moment."),
 }
 
@@ -68,9 +66,7 @@ def _message_for(exc: HTTPException) -> str:
     if exc.status_code == 403 and exc.detail == CSRF_FAILED:
         return i18n.gettext("This form has expired or came from another page. Reload the page and try again.")
     if isinstance(exc, ValidationException):
-        fields = [
-            str(e.get("key") or e.get("source") or "") for e in (exc.extra or []) if isinstance(e, dict)
-        ]
+        fields = [str(e.get("key") or e.get("source") or "") for e in (exc.extra or []) if isinstance(e, dict)]
         named = ", ".join(f for f in fields if f)
         base = i18n.gettext("Some fields are missing or invalid.")
         return f"{base} ({named})" if named else base
@@ -87,9 +83,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, NotAuthorizedException) and request.method == "GET":
         login = "/candidate/login" if request.url.path.startswith("/candidate") else "/login"
         return Redirect(f"{login}?next={request.url.path}")
-    return Template(
-        "error.html", context={"status": exc.status_code, "message": message}, status_code=exc.status_code
-    )
+    return Template("error.html", context={"status": exc.status_code, "message": message}, status_code=exc.status_code)
 
 
 def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -180,9 +174,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             cookie_secure=settings.cookie_secure,
             cookie_samesite="lax",
         ),
-        template_config=TemplateConfig(
-            engine=JinjaTemplateEngine.from_environment(template_environment(settings))
-        ),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(template_environment(settings))),
         openapi_config=OpenAPIConfig(
             title="examhall",
             version="0.1.0",

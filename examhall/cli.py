@@ -143,9 +143,7 @@ def user() -> None:
 @user.command("create")
 @click.option("--username", prompt=True)
 @click.option("--display-name", default="", help="Name shown on screens (default: the user name).")
-@click.option(
-    "--role", "roles", multiple=True, required=True, help="Repeat for several roles, e.g. --role admin."
-)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles, e.g. --role admin.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def user_create(username: str, display_name: str, roles: tuple[str, ...], password: str) -> None:
     """Create a staff account, e.g. the first admin: examhall user create --role admin."""

@@ -96,9 +96,7 @@ def _coerce(field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
         raise SettingsError(f"{source}: {raw!r} is not a valid {kind}") from exc
 
 
-def load_settings(
-    env: Mapping[str, str] | None = None, toml_path: Path | None = None, **overrides: Any
-) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from defaults, an optional TOML file, EXAMHALL_* variables and overrides."""
     env = os.environ if env is None else env
     fields = {f.name: f for f in dataclasses.fields(Settings)}

@@ -35,7 +35,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Stable constraint names so that Alembic migrations stay readable and reproducible.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
@@ -69,9 +69,7 @@ class EmbeddedPostgres:
         try:
             self._server = get_server(self.pg_dir, cleanup_mode="stop")
         except Exception as exc:
-            raise DatabaseUnavailable(
-                f"could not start the embedded PostgreSQL in {self.pg_dir}: {exc}"
-            ) from exc
+            raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {self.pg_dir}: {exc}") from exc
         exists = self._server.psql("SELECT 1 FROM pg_database WHERE datname = 'examhall';")
         if "(1 row)" not in exists:
             self._server.psql("CREATE DATABASE examhall;")

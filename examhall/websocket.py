@@ -53,9 +53,7 @@ async def stream(
         while True:
             if getter is None:
                 getter = asyncio.create_task(subscription.get())
-            done, _ = await asyncio.wait(
-                {getter, receiver}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait({getter, receiver}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED)
             if receiver in done:
                 return
             if getter in done:

@@ -179,9 +179,7 @@ def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
     return form_post(client, "/login", {"username": username, "password": password, "next": "/"})
 
 
-def make_user(
-    url: str, settings: Settings, username: str, roles: list[str], password: str = "correct-horse-9"
-) -> None:
+def make_user(url: str, settings: Settings, username: str, roles: list[str], password: str = "correct-horse-9") -> None:
     from examhall.security import service
     from examhall.security.passwords import Passwords
 

@@ -50,9 +50,7 @@ class NoticeController(Controller):
         try:
             notice = await service.post_notice(db_session, principal_of(request), data.text)
         except service.NoticeRefused as exc:
-            return Response(
-                {"error": exc.code, "message": _error(exc.code)}, status_code=HTTP_400_BAD_REQUEST
-            )
+            return Response({"error": exc.code, "message": _error(exc.code)}, status_code=HTTP_400_BAD_REQUEST)
         return Response(
             NoticeOut(id=notice.id, author=notice.author_name, text=notice.text, at=notice.at.isoformat()),
             status_code=HTTP_201_CREATED,
@@ -98,9 +96,7 @@ class NoticeController(Controller):
 
         async def render(event: Event) -> str:
             return str(
-                engine.get_template("console/notice_item.html").render(
-                    notice=event.data, seq=event.seq, oob=True
-                )
+                engine.get_template("console/notice_item.html").render(notice=event.data, seq=event.seq, oob=True)
             )
 
         async with bus.subscribe(service.STAFF_TOPIC) as subscription:

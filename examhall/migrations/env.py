@@ -8,12 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import examhall.batches.models
-import examhall.console.models
-import examhall.security.models  # noqa: F401 - register every domain's tables
-from examhall.db import Base, asyncpg_url
-
-target_metadata = Base.metadata
+from examhall.db import asyncpg_url
+from examhall.models import metadata as target_metadata
 
 
 def _run(connection: Connection) -> None:

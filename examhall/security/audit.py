@@ -94,9 +94,7 @@ async def record(
     await session.flush()
     stmt = insert(AuditHead).values(id=1, last_id=rec.id, last_hash=digest)
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[AuditHead.id], set_={"last_id": rec.id, "last_hash": digest}
-        )
+        stmt.on_conflict_do_update(index_elements=[AuditHead.id], set_={"last_id": rec.id, "last_hash": digest})
     )
     return entry
 

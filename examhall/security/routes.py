@@ -142,9 +142,7 @@ class LoginController(Controller):
         return response
 
     @post("/logout", guards=[requires(*ROLES)], include_in_schema=False)
-    async def logout(
-        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep
-    ) -> Redirect:
+    async def logout(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Redirect:
         principal = principal_of(request)
         await service.logout(db_session, principal, client_ip(request))
         response = Redirect("/candidate/login" if principal.is_candidate else "/login")

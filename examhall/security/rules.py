@@ -173,9 +173,7 @@ class ChainVerifier:
 
     def feed(self, record: AuditRecord, stored_hash: str) -> ChainProblem | None:
         if record.id != self.expected_id:
-            return ChainProblem(
-                self.expected_id, f"entry {self.expected_id} is missing (next present is {record.id})"
-            )
+            return ChainProblem(self.expected_id, f"entry {self.expected_id} is missing (next present is {record.id})")
         if record.prev_hash != self.expected_prev:
             return ChainProblem(record.id, "link to the previous entry is broken (previous entry altered?)")
         if audit_hash(record) != stored_hash:
@@ -189,21 +187,15 @@ class ChainVerifier:
     def finish(self, head: tuple[int, str] | None) -> ChainProblem | None:
         """``head`` is the stored (last id, last hash); it catches entries removed from the end."""
         if head is None:
-            return (
-                None if self.last is None else ChainProblem(self.last[0], "the chain head record is missing")
-            )
+            return None if self.last is None else ChainProblem(self.last[0], "the chain head record is missing")
         if self.last == head:
             return None
         if self.last is None or head[0] > self.last[0]:
-            return ChainProblem(
-                self.expected_id, f"entries {self.expected_id}…{head[0]} were removed from the end"
-            )
+            return ChainProblem(self.expected_id, f"entries {self.expected_id}…{head[0]} were removed from the end")
         return ChainProblem(self.last[0], "the chain head does not match the last entry")
 
 
-def verify_chain(
-    entries: Iterable[tuple[AuditRecord, str]], head: tuple[int, str] | None
-) -> ChainProblem | None:
+def verify_chain(entries: Iterable[tuple[AuditRecord, str]], head: tuple[int, str] | None) -> ChainProblem | None:
     """The first problem of a whole chain, or None."""
     verifier = ChainVerifier()
     for record, stored_hash in entries:

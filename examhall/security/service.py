@@ -251,15 +251,11 @@ async def load_session(session: AsyncSession, settings: Settings, token: str) ->
 
 async def logout(session: AsyncSession, principal: Principal, ip: str | None) -> None:
     await session.execute(delete(WebSession).where(WebSession.token_hash == principal.token_hash))
-    await audit.record(
-        session, actor=principal.actor, action="logout", actor_user_id=principal.user_id, ip=ip
-    )
+    await audit.record(session, actor=principal.actor, action="logout", actor_user_id=principal.user_id, ip=ip)
 
 
 async def set_session_locale(session: AsyncSession, principal: Principal, locale: str) -> None:
-    await session.execute(
-        update(WebSession).where(WebSession.token_hash == principal.token_hash).values(locale=locale)
-    )
+    await session.execute(update(WebSession).where(WebSession.token_hash == principal.token_hash).values(locale=locale))
     if principal.user_id is not None:
         await session.execute(update(User).where(User.id == principal.user_id).values(locale=locale))
 

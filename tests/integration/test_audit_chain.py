@@ -100,9 +100,7 @@ def test_entries_link_to_their_predecessor_under_concurrent_writers(clean_db: st
         ("DELETE FROM audit_head", 6, "head"),
     ],
 )
-def test_any_altered_or_deleted_row_is_named(
-    clean_db: str, statement: str, bad_entry: int, words: str
-) -> None:
+def test_any_altered_or_deleted_row_is_named(clean_db: str, statement: str, bad_entry: int, words: str) -> None:
     write_entries(clean_db, 6)
     tamper(clean_db, statement)
     result = verify_cli(clean_db)
@@ -129,9 +127,7 @@ def test_rewriting_an_entry_with_a_fresh_hash_breaks_the_next_link(clean_db: str
         ip=row["ip"],
         prev_hash=row["prev_hash"],
     )
-    tamper(
-        clean_db, f"UPDATE audit_log SET actor = 'someone else', hash = '{audit_hash(forged)}' WHERE id = 2"
-    )
+    tamper(clean_db, f"UPDATE audit_log SET actor = 'someone else', hash = '{audit_hash(forged)}' WHERE id = 2")
     result = verify_cli(clean_db)
     assert result.returncode == 1
     assert "BROKEN at entry 3" in result.stderr

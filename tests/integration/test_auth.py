@@ -32,9 +32,7 @@ def test_staff_login_opens_a_session_and_shows_the_role_home(
     assert stored == 1
     # Only a hash of the token is stored, never the token itself.
     token = client.cookies["examhall_session"]
-    assert not sql(
-        clean_db, "SELECT 1 FROM web_sessions WHERE encode(token_hash, 'escape') LIKE $1", f"%{token}%"
-    )
+    assert not sql(clean_db, "SELECT 1 FROM web_sessions WHERE encode(token_hash, 'escape') LIKE $1", f"%{token}%")
 
 
 def test_wrong_password_and_unknown_user_are_refused_audited_and_change_nothing(
@@ -69,9 +67,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(
     assert audit_actions(clean_db)[-1] == "login_refused"
 
 
-def test_logout_ends_the_session_on_the_server(
-    client: httpx.Client, clean_db: str, test_settings: Settings
-) -> None:
+def test_logout_ends_the_session_on_the_server(client: httpx.Client, clean_db: str, test_settings: Settings) -> None:
     make_user(clean_db, test_settings, "lina", ["supervisor"])
     login(client, "lina", PASSWORD)
     stolen = client.cookies["examhall_session"]
@@ -121,17 +117,12 @@ def test_missing_or_wrong_csrf_token_is_refused_with_a_clear_message(
 def test_candidate_logs_in_with_ticket_and_id_number(client: httpx.Client, clean_db: str) -> None:
     sql(
         clean_db,
-        "INSERT INTO candidates (name, id_number, ticket_number) "
-        "VALUES ('刘洋', '370102199503141239', 'D2026110001')",
+        "INSERT INTO candidates (name, id_number, ticket_number) VALUES ('刘洋', '370102199503141239', 'D2026110001')",
     )
-    wrong = form_post(
-        client, "/candidate/login", {"ticket_number": "D2026110001", "id_number": "370102199503141230"}
-    )
+    wrong = form_post(client, "/candidate/login", {"ticket_number": "D2026110001", "id_number": "370102199503141230"})
     assert wrong.status_code == 401
     assert "不匹配" in wrong.text
-    ok = form_post(
-        client, "/candidate/login", {"ticket_number": " d2026110001 ", "id_number": "370102199503141239"}
-    )
+    ok = form_post(client, "/candidate/login", {"ticket_number": " d2026110001 ", "id_number": "370102199503141239"})
     assert ok.status_code == 302
     me = client.get("/api/v1/me").json()
     assert me["roles"] == ["candidate"] and me["display_name"] == "刘洋" and me["user_id"] is None

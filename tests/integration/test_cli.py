@@ -56,9 +56,7 @@ def test_first_admin_then_serve_demo_on_an_embedded_database(tmp_path: Path) -> 
     assert weak.returncode != 0
     assert "password" in weak.stderr
 
-    bad_role = run_cli(
-        data, "user", "create", "--username", "x", "--role", "candidate", "--password", "long-enough-1"
-    )
+    bad_role = run_cli(data, "user", "create", "--username", "x", "--role", "candidate", "--password", "long-enough-1")
     assert bad_role.returncode != 0
     assert "roles" in bad_role.stderr
 

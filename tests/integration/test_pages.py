@@ -79,13 +79,9 @@ def test_saved_language_follows_the_user_to_a_new_browser(
         assert "Log out" in other.get("/").text
 
 
-def test_login_redirect_only_to_local_paths(
-    client: httpx.Client, clean_db: str, test_settings: Settings
-) -> None:
+def test_login_redirect_only_to_local_paths(client: httpx.Client, clean_db: str, test_settings: Settings) -> None:
     make_user(clean_db, test_settings, "wangjing", ["admin"])
-    response = form_post(
-        client, "/login", {"username": "wangjing", "password": PASSWORD, "next": "//evil.example/x"}
-    )
+    response = form_post(client, "/login", {"username": "wangjing", "password": PASSWORD, "next": "//evil.example/x"})
     assert response.headers["location"] == "/"
 
 

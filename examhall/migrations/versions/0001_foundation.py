@@ -116,9 +116,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("absolute_expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=True),
-        sa.CheckConstraint(
-            "(user_id IS NULL) <> (candidate_id IS NULL)", name=op.f("ck_web_sessions_one_principal")
-        ),
+        sa.CheckConstraint("(user_id IS NULL) <> (candidate_id IS NULL)", name=op.f("ck_web_sessions_one_principal")),
         sa.ForeignKeyConstraint(
             ["candidate_id"],
             ["candidates.id"],
