@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Litestar, Request, Response
@@ -28,12 +26,16 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
 
 from examhall import i18n, models  # noqa: F401 - all tables registered before the first query
+from examhall.bank.pages import BankPages
+from examhall.bank.routes import BankApi
 from examhall.config import Settings, load_settings
 from examhall.console.routes import NoticeController
 from examhall.db import Database, database_url_from_env
 from examhall.events import EventBus
 from examhall.i18n import N_
 from examhall.pages import HomeController
+from examhall.papers.pages import PaperPages
+from examhall.papers.routes import PaperApi
 from examhall.security.passwords import Passwords
 from examhall.security.routes import LoginController, SessionApi
 from examhall.security.web import PrincipalMiddleware
@@ -113,20 +115,15 @@ def template_environment(settings: Settings) -> Environment:
         html_lang=lambda: i18n.html_lang(i18n.current_locale()),
         locale_names=i18n.LOCALE_NAMES,
     )
-    zone = ZoneInfo(settings.timezone)
-
-    def clock(value: datetime | str, fmt: str = "%H:%M:%S") -> str:
-        """A stored UTC time (or its ISO text) as the site's local wall-clock time."""
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return moment.astimezone(zone).strftime(fmt)
-
-    env.filters["clock"] = clock
+    env.filters["clock"] = lambda value, fmt="%H:%M:%S": i18n.site_time(value, fmt)
+    env.filters["site_time"] = i18n.site_time
     return env
 
 
 def create_app(settings: Settings, database_url: str) -> Litestar:
     """Build the application for one worker process."""
     i18n.load_catalogs(settings.web_dir / "locale")
+    i18n.set_timezone(settings.timezone)
     db = Database(database_url, pool_size=settings.db_pool_size)
     bus = EventBus(db)
     passwords = Passwords(settings)
@@ -148,6 +145,10 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             headers.append((b"x-examhall-worker", str(os.getpid()).encode()))
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if content_type.startswith(b"text/html"):
+                # Pages show personal and exam data on shared PCs: Back after logout must not show them.
+                headers.append((b"cache-control", b"no-store"))
             message["headers"] = headers
 
     static_dir: Path = settings.web_dir / "static"
@@ -157,6 +158,10 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             LoginController,
             SessionApi,
             NoticeController,
+            BankApi,
+            PaperApi,
+            BankPages,
+            PaperPages,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False
             ),

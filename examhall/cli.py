@@ -9,21 +9,27 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from examhall.config import Settings, SettingsError, load_settings
 from examhall.db import Database, DatabaseUnavailable, EmbeddedPostgres, resolve_database_url, upgrade
+from examhall.security.audit import Actor
 
 T = TypeVar("T")
 
 
 def _settings(**overrides: Any) -> Settings:
+    from examhall import i18n
+
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    i18n.set_timezone(settings.timezone)
+    return settings
 
 
 @contextlib.contextmanager
@@ -81,10 +87,12 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
         click.echo("examhall: applying database migrations …")
         upgrade(url)
         logins: list[tuple[str, str, str]] = []
+        facts: list[str] = []
         if demo:
             from examhall.demo import seed_demo
 
-            logins = run_with_db(url, settings, lambda db: seed_demo(db, settings))
+            site = run_with_db(url, settings, lambda db: seed_demo(db, settings))
+            logins, facts = site.logins, site.facts
         # Worker processes read their settings from the environment.
         os.environ["EXAMHALL_DATABASE_URL"] = url
         os.environ["EXAMHALL_DATA"] = str(settings.data_dir)
@@ -97,6 +105,8 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
         where = "external" if settings.database_url else f"embedded PostgreSQL in {settings.pg_dir}"
         click.echo(f"  database: {where}")
         click.echo(f"  workers:  {settings.workers}")
+        for fact in facts:
+            click.echo(f"  demo {fact}")
         if logins:
             click.echo("  demo logins (staff at /login, candidates at /candidate/login):")
             for role, login, secret in logins:
@@ -227,6 +237,152 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+# --- bank --------------------------------------------------------------------------------
+
+
+def _progress_reader(path: Path, existing: Any) -> Any:
+    """Read a bank file with a progress bar on the terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from examhall.bank.io import read_bank
+
+    with Progress(TextColumn("reading {task.description}"), BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task(path.name, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return read_bank(path, existing=existing, progress=tick)
+
+
+@main.group()
+def bank() -> None:
+    """The question bank (题库): import, export, versions (R-BANK)."""
+
+
+@bank.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even when some rows are bad.")
+@click.option("--version-id", type=int, default=None, help="For a .csv of items: the bank version it belongs to.")
+def bank_import(path: Path, skip_bad: bool, version_id: int | None) -> None:
+    """Import a bank: a canonical folder, .json, .xlsx or .csv (R-BANK-5).
+
+    Every bad row is listed with its row number and reason; nothing is imported from a file
+    with errors unless --skip-bad is given.
+    """
+    from examhall.bank import service
+
+    settings = _settings()
+    with database(settings) as url:
+        upgrade(url)
+
+        async def existing_doc(db: Database) -> Any:
+            if version_id is None:
+                return None
+            async with db.session() as session:
+                return await service.bank_document(session, version_id)
+
+        try:
+            existing = run_with_db(url, settings, existing_doc)
+        except service.BankError as exc:
+            raise click.ClickException(str(exc)) from exc
+        result = _progress_reader(path, existing)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for error in result.errors:
+            where = f"row {error.row}" if error.row else "file"
+            ident = f" ({error.item_id})" if error.item_id else ""
+            click.echo(f"{error.source}: {where}{ident} {error.field}: {error.message}", err=True)
+        if result.document is None:
+            raise click.ClickException(f"{path.name} cannot be read; nothing was imported")
+        if result.errors and not skip_bad:
+            raise click.ClickException(
+                f"{len(result.errors)} bad row(s) in {path.name}; nothing was imported "
+                "(fix them, or use --skip-bad to import the good rows)"
+            )
+
+        async def store(db: Database) -> Any:
+            async with db.session() as session:
+                return await service.import_bank(session, result.document, Actor(cli_actor()))
+
+        try:
+            summary = run_with_db(url, settings, store)
+        except service.BankError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"bank version {summary.bank_version_id}: {summary.items_added} item(s) added, "
+        f"{summary.items_revised} revised, {summary.items_unchanged} unchanged, "
+        f"{summary.knowledge_points_added} knowledge point(s) added, {summary.blueprints_saved} blueprint(s) saved"
+        + (f"; {len(result.errors)} bad row(s) skipped" if result.errors else "")
+    )
+
+
+@bank.command("export")
+@click.option("--version-id", type=int, required=True)
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json", "xlsx", "csv"]), default="xlsx", show_default=True)
+@click.argument("out", type=click.Path(path_type=Path))
+def bank_export(version_id: int, fmt: str, out: Path) -> None:
+    """Export a bank version (registered in the bank usage register, R-BANK-4)."""
+    from examhall.bank import io, service
+
+    settings = _settings()
+
+    async def work(db: Database) -> Any:
+        async with db.session() as session:
+            return await service.export_bank(session, version_id, Actor(cli_actor()), fmt)
+
+    with database(settings) as url:
+        try:
+            doc = run_with_db(url, settings, work)
+        except service.BankError as exc:
+            raise click.ClickException(str(exc)) from exc
+    writer = {"yaml": io.write_folder, "json": io.write_json, "xlsx": io.write_xlsx, "csv": io.write_csv}[fmt]
+    writer(doc, out)
+    click.echo(f"exported {len(doc.items)} item(s) of bank version {version_id} to {out}")
+
+
+@bank.command("versions")
+def bank_versions() -> None:
+    """List the bank versions and their status (draft, trial, live, retired)."""
+    from examhall.bank import service
+
+    settings = _settings()
+
+    async def work(db: Database) -> list[tuple[Any, ...]]:
+        async with db.session() as session:
+            return [
+                (v.id, v.occupation.name, v.version, v.standard_year, v.status)
+                for v in await service.list_versions(session)
+            ]
+
+    with database(settings) as url:
+        rows = run_with_db(url, settings, work)
+    for row in rows:
+        click.echo("{:>4}  {}  {}  ({})  {}".format(*row))
+
+
+@bank.command("status")
+@click.argument("version_id", type=int)
+@click.argument("target", type=click.Choice(["trial", "live", "retired"]))
+def bank_status(version_id: int, target: str) -> None:
+    """Move a bank version along draft → trial → live → retired (R-BANK-2/3)."""
+    from examhall.bank import service
+
+    settings = _settings()
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            version = await service.set_version_status(session, version_id, target, Actor(cli_actor()))
+            return version.status
+
+    with database(settings) as url:
+        try:
+            status = run_with_db(url, settings, work)
+        except service.BankError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"bank version {version_id} is now {status}")
+
+
 # --- demo --------------------------------------------------------------------------------
 
 
@@ -238,8 +394,10 @@ def demo() -> None:
     settings = _settings()
     with database(settings) as url:
         upgrade(url)
-        logins = run_with_db(url, settings, lambda db: seed_demo(db, settings))
-    for role, login, secret in logins:
+        site = run_with_db(url, settings, lambda db: seed_demo(db, settings))
+    for fact in site.facts:
+        click.echo(fact)
+    for role, login, secret in site.logins:
         click.echo(f"{role:<22} {login:<16} {secret}")
 
 

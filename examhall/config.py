@@ -56,6 +56,11 @@ class Settings:
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     db_pool_size: int = 10
+    # R-PAPER-5: the chief may unseal a sitting's papers from this many minutes before its start.
+    unseal_minutes_before: int = 30
+    # Key that wraps each paper set's key (hex, 64 characters). When empty it is generated once
+    # and kept in data_dir/sealing.key — outside the database, never beside the ciphertext.
+    sealing_key: str = ""
     log_level: str = "INFO"
     web_dir: Path = REPO_ROOT / "web"
 
@@ -67,18 +72,36 @@ class Settings:
         """The configured key, or the one kept in the data folder (created on first use)."""
         if self.secret_key:
             return self.secret_key
-        key_file = self.data_dir / "secret.key"
-        if not key_file.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        return key_file.read_text().strip()
+        return _key_file(self, "secret.key", lambda: secrets.token_hex(32))
+
+    def resolved_sealing_key(self) -> bytes:
+        """The 32-byte key that wraps paper-set keys (R-PAPER-5)."""
+        text = self.sealing_key or _key_file(self, "sealing.key", lambda: secrets.token_hex(32))
+        try:
+            key = bytes.fromhex(text)
+        except ValueError as exc:
+            raise SettingsError("sealing_key must be 64 hexadecimal characters") from exc
+        if len(key) != 32:
+            raise SettingsError("sealing_key must be 64 hexadecimal characters")
+        return key
+
+
+def _key_file(settings: Settings, name: str, make: Any) -> str:
+    key_file = settings.data_dir / name
+    if not key_file.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(make())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
 
 
 def _coerce(field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
     try:
         if kind == "int":
+            # Refuse true, 80.5, lists and tables rather than turning them into some number.
+            if isinstance(raw, bool | float | list | dict):
+                raise ValueError(raw)
             return int(raw)
         if kind == "bool":
             if isinstance(raw, bool):
@@ -92,7 +115,7 @@ def _coerce(field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
         if kind == "Path":
             return Path(str(raw))
         return str(raw)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise SettingsError(f"{source}: {raw!r} is not a valid {kind}") from exc
 
 
@@ -102,7 +125,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     values: dict[str, Any] = {}
 
-    data_dir = Path(env.get("EXAMHALL_DATA", overrides.get("data_dir", Settings.data_dir)))
+    data_dir = Path(overrides.get("data_dir") or env.get("EXAMHALL_DATA") or Settings.data_dir)
     if toml_path is None:
         if env.get("EXAMHALL_CONFIG"):
             toml_path = Path(env["EXAMHALL_CONFIG"])
@@ -124,7 +147,10 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
             var = "EXAMHALL_DATA"
         if var in env:
             values[name] = _coerce(field, env[var], var)
-    values.update(overrides)
+    for key, raw in overrides.items():
+        if key not in fields:
+            raise SettingsError(f"unknown setting {key!r}")
+        values[key] = _coerce(fields[key], raw, key)
 
     settings = Settings(**values)
     if settings.default_locale not in LOCALES:

@@ -6,14 +6,29 @@ room, bank …) so that anyone can try the system as candidate, invigilator or a
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from examhall.batches.models import Candidate
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from examhall.bank import io
+from examhall.bank import service as bank_service
+from examhall.bank.models import BankVersion, Occupation
+from examhall.batches import service as batch_service
+from examhall.batches.models import Batch, Candidate, Room
 from examhall.batches.rules import id_check_char
-from examhall.config import Settings
+from examhall.config import REPO_ROOT, Settings
 from examhall.db import Database
+from examhall.i18n import site_time
+from examhall.papers import service as papers_service
+from examhall.papers.models import Blueprint
 from examhall.security import service
+from examhall.security.audit import Actor
 from examhall.security.passwords import Passwords
+from examhall.sittings import service as sittings_service
+from examhall.sittings.models import Sitting
 
 DEMO_PASSWORD = "examhall-demo"  # noqa: S105 - printed at start; demo sites only
 
@@ -40,8 +55,25 @@ def demo_id_number(first17: str) -> str:
     return first17 + id_check_char(first17)
 
 
-async def seed_demo(db: Database, settings: Settings) -> list[tuple[str, str, str]]:
-    """Create the demo accounts and candidates; return (role, login, password or ID) to print."""
+SAMPLE_BANK = REPO_ROOT / "question_bank" / "hgzkg"
+DEMO_BATCH = "DEMO-2026-4"
+DEMO_ACTOR = Actor("demo")
+
+
+@dataclasses.dataclass
+class DemoSite:
+    logins: list[tuple[str, str, str]]
+    facts: list[str]
+
+
+async def seed_demo(db: Database, settings: Settings) -> DemoSite:
+    """Create the demo site; return the logins (role, login, password or ID) and facts to print."""
+    logins = await _seed_people(db, settings)
+    facts = await _seed_exam(db, settings)
+    return DemoSite(logins=logins, facts=facts)
+
+
+async def _seed_people(db: Database, settings: Settings) -> list[tuple[str, str, str]]:
     passwords = Passwords(settings)
     logins: list[tuple[str, str, str]] = []
     async with db.session() as session:
@@ -63,3 +95,82 @@ async def seed_demo(db: Database, settings: Settings) -> list[tuple[str, str, st
                 session.add(Candidate(name=name, id_number=id_number, ticket_number=ticket))
             logins.append((f"candidate {name}", ticket, id_number))
     return logins
+
+
+async def _import_sample_bank(db: Database, bank_dir: Path) -> int:
+    """The 化工总控工 sample bank, proven by a completed mock exam and live (R-BANK-3)."""
+    result = io.read_bank(bank_dir)
+    if result.document is None or result.errors:
+        problems = "; ".join(f"{e.source} row {e.row}: {e.message}" for e in result.errors[:5])
+        raise RuntimeError(f"the sample bank in {bank_dir} does not import cleanly: {problems}")
+    async with db.session() as session:
+        summary = await bank_service.import_bank(session, result.document, DEMO_ACTOR)
+    return summary.bank_version_id
+
+
+async def _seed_exam(db: Database, settings: Settings) -> list[str]:
+    """A batch, a room, a completed mock exam and a theory sitting with sealed per-candidate papers."""
+    async with db.session() as session:
+        batch = await session.scalar(select(Batch).where(Batch.code == DEMO_BATCH))
+        if batch is not None:
+            return await _describe(session, batch)
+    version_id = await _import_sample_bank(db, SAMPLE_BANK)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    async with db.session() as session:
+        version = await session.get(BankVersion, version_id)
+        assert version is not None
+        occupation = await session.get(Occupation, version.occupation_id)
+        assert occupation is not None
+        blueprint = await session.scalar(
+            select(Blueprint).where(Blueprint.bank_version_id == version_id, Blueprint.level == 4)
+        )
+        assert blueprint is not None, "the sample bank has no level-4 blueprint"
+        batch = await batch_service.create_batch(session, DEMO_BATCH, "2026年第四批职业技能等级认定（演示）")
+        room = await batch_service.create_room(session, "本中心考点", "第一考场", seat_count=30, columns=6)
+        mock = await sittings_service.schedule_sitting(
+            session,
+            batch_id=batch.id,
+            occupation_id=occupation.id,
+            level=4,
+            kind="mock",
+            title="化工总控工四级 模拟考核",
+            starts_at=now - timedelta(hours=3),
+            duration_minutes=90,
+            actor=DEMO_ACTOR,
+        )
+        theory = await sittings_service.schedule_sitting(
+            session,
+            batch_id=batch.id,
+            occupation_id=occupation.id,
+            level=4,
+            kind="theory",
+            title="化工总控工四级 理论知识考试",
+            starts_at=now + timedelta(minutes=20),
+            duration_minutes=90,
+            actor=DEMO_ACTOR,
+        )
+        candidates = list(await session.scalars(select(Candidate).order_by(Candidate.id)))
+        await batch_service.seat_candidates(session, mock.id, room, [c.id for c in candidates])
+        await batch_service.seat_candidates(session, theory.id, room, [c.id for c in candidates])
+        await papers_service.assemble_for_sitting(
+            session, settings, papers_service.AssemblyRequest(mock.id, blueprint.id, "single"), DEMO_ACTOR
+        )
+        await sittings_service.complete_mock(session, mock.id, DEMO_ACTOR)
+        await bank_service.set_version_status(session, version_id, "trial", DEMO_ACTOR)
+        await bank_service.set_version_status(session, version_id, "live", DEMO_ACTOR)
+        await papers_service.assemble_for_sitting(
+            session, settings, papers_service.AssemblyRequest(theory.id, blueprint.id, "per_candidate"), DEMO_ACTOR
+        )
+        return await _describe(session, batch)
+
+
+async def _describe(session: AsyncSession, batch: Batch) -> list[str]:
+    facts = [f"batch {batch.code}: {batch.name}"]
+    for room in await session.scalars(select(Room).order_by(Room.id)):
+        facts.append(f"room  {room.site} {room.name} ({room.seat_count} seats)")
+    for sitting in await session.scalars(select(Sitting).where(Sitting.batch_id == batch.id).order_by(Sitting.id)):
+        facts.append(
+            f"sitting {sitting.id}: {sitting.title}, starts {site_time(sitting.starts_at)} "
+            f"({sitting.duration_minutes} min), {sitting.status}"
+        )
+    return facts

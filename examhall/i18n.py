@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -23,6 +25,18 @@ LANG_COOKIE = "examhall_lang"
 
 _current: ContextVar[str] = ContextVar("examhall_locale", default="zh_CN")
 _catalogs: dict[str, Translations] = {}
+# The site's time zone (Settings.timezone), set once per process by create_app.
+_zone: list[ZoneInfo] = [ZoneInfo("Asia/Shanghai")]
+
+
+def set_timezone(name: str) -> None:
+    _zone[0] = ZoneInfo(name)
+
+
+def site_time(value: datetime | str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time (or its ISO text) as the site's local wall-clock time."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(_zone[0]).strftime(fmt)
 
 
 def load_catalogs(locale_dir: Path) -> dict[str, Translations]:

@@ -24,6 +24,13 @@ ROLE_CARDS: dict[str, tuple[str, str]] = {
     "candidate": (N_("My exam"), N_("Your sitting, your seat and your paper.")),
 }
 
+# Where each card leads; more links arrive with each issue.
+ROLE_LINKS: dict[str, list[tuple[str, str]]] = {
+    "bank_keeper": [(N_("Bank versions"), "/bank"), (N_("Sittings and their papers"), "/papers")],
+    "chief": [(N_("Sittings and their papers"), "/papers")],
+    "admin": [(N_("Sittings and their papers"), "/papers")],
+}
+
 
 class HomeController(Controller):
     tags = ["site"]
@@ -36,7 +43,9 @@ class HomeController(Controller):
         return Template(
             "home.html",
             context={
-                "cards": [(role, *ROLE_CARDS[role]) for role in ROLES if role in principal.roles],
+                "cards": [
+                    (role, *ROLE_CARDS[role], ROLE_LINKS.get(role, [])) for role in ROLES if role in principal.roles
+                ],
                 "can_post_notice": bool({"chief", "admin"} & principal.roles),
                 "is_staff": not principal.is_candidate,
             },

@@ -59,7 +59,7 @@ class BankVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    occupation: Mapped[Occupation] = relationship(lazy="joined")
+    occupation: Mapped[Occupation] = relationship(lazy="selectin")
 
 
 class KnowledgePoint(Base):

@@ -131,15 +131,19 @@ def check_item(item: ItemDraft, known_kps: Mapping[str, bool], levels: Sequence[
         problems.append(ItemProblem("knowledge_point", f"unknown knowledge point {item.kp!r}"))
     elif not known_kps[item.kp]:
         problems.append(ItemProblem("knowledge_point", f"{item.kp!r} is not a leaf of the knowledge-point tree"))
-    if item.type not in ITEM_TYPES:
-        problems.append(ItemProblem("type", f"unknown item type {item.type!r} (single, multiple, judge)"))
-        return problems
     if item.difficulty not in DIFFICULTIES:
         problems.append(ItemProblem("difficulty", "difficulty must be 1, 2 or 3 (易/中/难)"))
     if not item.stem.strip():
         problems.append(ItemProblem("stem", "the question text is empty"))
     elif len(item.stem) > STEM_MAX_CHARS:
         problems.append(ItemProblem("stem", f"the question text is longer than {STEM_MAX_CHARS} characters"))
+    if parse_points(item.points) is None:
+        problems.append(
+            ItemProblem("points", "points must be a number above 0 and at most 100, with 2 decimals at most")
+        )
+    if item.type not in ITEM_TYPES:
+        problems.append(ItemProblem("type", f"unknown item type {item.type!r} (single, multiple, judge)"))
+        return problems
     letters = [letter for letter, _ in item.options]
     if item.type == JUDGE:
         if item.options:

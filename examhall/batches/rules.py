@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from datetime import date
 
 # GB 11643-1999: weights of the first 17 digits and the check character for (sum mod 11).
@@ -19,7 +20,12 @@ class IdNumberProblem:
 
 
 def normalise_id_number(raw: str) -> str:
-    return raw.strip().replace(" ", "").upper()
+    """Upper-case, spaces removed, full-width characters (as typed with a Chinese IME) made ASCII."""
+    return unicodedata.normalize("NFKC", raw).strip().replace(" ", "").upper()
+
+
+def _ascii_digits(text: str) -> bool:
+    return all("0" <= c <= "9" for c in text)
 
 
 def id_check_char(first17: str) -> str:
@@ -32,7 +38,7 @@ def check_id_number(raw: str, today: date | None = None) -> IdNumberProblem | No
     number = normalise_id_number(raw)
     if len(number) != 18:
         return IdNumberProblem("length", f"ID number must have 18 characters, it has {len(number)}")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not _ascii_digits(number[:17]) or not (_ascii_digits(number[17]) or number[17] == "X"):
         return IdNumberProblem("format", "ID number must be 17 digits followed by a digit or X")
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

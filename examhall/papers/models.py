@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -56,7 +55,9 @@ class PaperSet(Base):
     bank_version_id: Mapped[int] = mapped_column(ForeignKey("bank_versions.id"))
     mode: Mapped[str] = mapped_column(String(16))
     forms_count: Mapped[int] = mapped_column(SmallInteger, default=1)
-    seed: Mapped[int] = mapped_column(BigInteger)
+    # Sealed too: the random seed (which, with the bank, would reproduce the papers) and the
+    # blueprint as used — opened only after unsealing, for the record and for re-assembly checks.
+    manifest: Mapped[bytes] = mapped_column(LargeBinary)
     shuffle_items: Mapped[bool] = mapped_column(Boolean, default=True)
     shuffle_options: Mapped[bool] = mapped_column(Boolean, default=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)

@@ -8,6 +8,7 @@ until commit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,6 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.security.models import AuditEntry, AuditHead
 from examhall.security.rules import GENESIS_HASH, AuditRecord, ChainProblem, ChainVerifier, audit_hash
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who acts, for the audit chain and the registers: a logged-in user or the command line."""
+
+    name: str
+    user_id: int | None = None
+    ip: str | None = None
+
 
 AUDIT_LOCK_KEY: Final = 0x6578616D  # "exam"
 
@@ -63,7 +74,8 @@ async def record(
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
     head = await session.get(AuditHead, 1, with_for_update=True, populate_existing=True)
     prev_id, prev_hash = (head.last_id, head.last_hash) if head is not None else (0, GENESIS_HASH)
-    moment = at or datetime.now(UTC)
+    # Stored and hashed in UTC: the database gives timestamps back in UTC, so verify agrees.
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
     rec = AuditRecord(
         id=prev_id + 1,
         at=moment,

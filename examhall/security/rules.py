@@ -134,7 +134,7 @@ class AuditRecord:
 
 def audit_hash(record: AuditRecord) -> str:
     """SHA-256 over a canonical JSON of every field, the previous hash included."""
-    if record.at.tzinfo is None:
+    if record.at.tzinfo is None or record.at.utcoffset() is None:
         raise ValueError("audit timestamps must be timezone-aware")
     canonical = json.dumps(
         [

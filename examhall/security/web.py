@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from examhall import i18n
 from examhall.security import service
+from examhall.security.audit import Actor
 from examhall.security.rules import may
 
 if TYPE_CHECKING:
@@ -42,15 +43,20 @@ def _cookies(scope: Scope) -> dict[str, str]:
     return {k: m.value for k, m in jar.items()}
 
 
+def _is_static(scope: Scope) -> bool:
+    return str(scope.get("path", "")).startswith("/static/")
+
+
 class PrincipalMiddleware(ASGIMiddleware):
     """Loads the caller's session (if any) into ``scope["user"]`` and picks the request's locale."""
 
     scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
-    exclude_path_pattern = ("^/static/",)
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        # Static files need no session: no database round trip for CSS and scripts.
+        self.should_bypass_for_scope = _is_static
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         cookies = _cookies(scope)
@@ -90,6 +96,12 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> service.Prin
     if principal is None:
         raise NotAuthorizedException("login required")
     return principal  # type: ignore[no-any-return]
+
+
+def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The caller as recorded in the audit chain and the registers."""
+    principal = principal_of(connection)
+    return Actor(name=principal.actor, user_id=principal.user_id, ip=client_ip(connection))
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -219,7 +219,7 @@ def upgrade() -> None:
         sa.Column("bank_version_id", sa.Integer(), nullable=False),
         sa.Column("mode", sa.String(length=16), nullable=False),
         sa.Column("forms_count", sa.SmallInteger(), nullable=False),
-        sa.Column("seed", sa.BigInteger(), nullable=False),
+        sa.Column("manifest", sa.LargeBinary(), nullable=False),
         sa.Column("shuffle_items", sa.Boolean(), nullable=False),
         sa.Column("shuffle_options", sa.Boolean(), nullable=False),
         sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
