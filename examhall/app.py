@@ -6,6 +6,8 @@ Nothing here is read at import time; ``app_from_env`` is the factory uvicorn wor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -29,6 +31,7 @@ from examhall import i18n, models  # noqa: F401 - all tables registered before t
 from examhall.bank.pages import BankPages
 from examhall.bank.routes import BankApi
 from examhall.config import Settings, load_settings
+from examhall.console.pages import ExamDayPages
 from examhall.console.routes import NoticeController
 from examhall.db import Database, database_url_from_env
 from examhall.events import EventBus
@@ -39,6 +42,8 @@ from examhall.papers.routes import PaperApi
 from examhall.security.passwords import Passwords
 from examhall.security.routes import LoginController, SessionApi
 from examhall.security.web import PrincipalMiddleware
+from examhall.sittings.examday import auto_submit_loop
+from examhall.sittings.routes import ExamDayStaffApi, TerminalApi
 
 log = logging.getLogger("examhall")
 
@@ -128,10 +133,18 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
     bus = EventBus(db)
     passwords = Passwords(settings)
 
+    background: list[asyncio.Task[None]] = []
+
     async def on_startup(app: Litestar) -> None:
         await bus.start()
+        # R-CLOCK-5: attempts are submitted at E even if their terminal is gone.
+        background.append(asyncio.create_task(auto_submit_loop(db, settings)))
 
     async def on_shutdown(app: Litestar) -> None:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await bus.stop()
         await db.close()
 
@@ -162,6 +175,9 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             PaperApi,
             BankPages,
             PaperPages,
+            TerminalApi,
+            ExamDayStaffApi,
+            ExamDayPages,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False
             ),

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -384,6 +385,80 @@ def bank_status(version_id: int, target: str) -> None:
 
 
 # --- demo --------------------------------------------------------------------------------
+
+
+# --- exam day ----------------------------------------------------------------------------
+
+
+@main.group()
+def receipt() -> None:
+    """Candidates' submission receipts (R-SCORE-7)."""
+
+
+RECEIPT_VERDICTS = {
+    "valid": "VALID: the stored answers are exactly those the receipt was issued for",
+    "answers_changed": "CHANGED: the stored answers differ from those the receipt was issued for",
+    "code_mismatch": "MISMATCH: the code does not belong to this attempt's signature",
+    "invalid_key": "KEY: the site's receipt key cannot check this signature (another site or a lost key?)",
+    "unknown": "UNKNOWN: no submitted attempt carries this receipt code",
+    "malformed": "MALFORMED: a receipt code is 16 letters and digits, e.g. ABCD-EFGH-JKLM-NPQR",
+}
+
+
+@receipt.command("verify")
+@click.argument("code")
+def receipt_verify(code: str) -> None:
+    """Check a receipt code against the stored answers; exit 0 only when valid."""
+    from examhall.sittings import examday
+
+    settings = _settings()
+
+    async def work(db: Database) -> tuple[str, Any]:
+        async with db.session() as session:
+            verdict, attempt = await examday.verify_receipt(session, settings, code)
+            facts = None
+            if attempt is not None:
+                facts = (attempt.id, attempt.sitting_id, attempt.candidate_id, attempt.closed_at, attempt.outcome)
+            return verdict, facts
+
+    with database(settings) as url:
+        verdict, facts = run_with_db(url, settings, work)
+    click.echo(RECEIPT_VERDICTS.get(verdict, verdict))
+    if facts is not None:
+        attempt_id, sitting_id, candidate_id, closed_at, outcome = facts
+        click.echo(
+            f"  attempt {attempt_id}, sitting {sitting_id}, candidate {candidate_id}, "
+            f"{outcome} at {closed_at.isoformat()}"
+        )
+    if verdict != "valid":
+        sys.exit(1)
+
+
+@main.group()
+def terminal() -> None:
+    """Exam-room terminals (R-SEC-2)."""
+
+
+@terminal.command("code")
+@click.option("--room", "room_id", type=int, required=True, help="Room id.")
+@click.option("--seat", "seat_no", type=int, default=None, help="Seat number; leave out for a spare terminal.")
+def terminal_code(room_id: int, seat_no: int | None) -> None:
+    """Issue a one-time enrollment code; type it at /terminal on the exam PC."""
+    from examhall.security import terminals
+
+    settings = _settings()
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            return await terminals.issue_code(session, room_id, seat_no, Actor(cli_actor()), datetime.now(UTC))
+
+    with database(settings) as url:
+        try:
+            code = run_with_db(url, settings, work)
+        except terminals.TerminalError as exc:
+            raise click.ClickException(str(exc)) from exc
+    where = f"seat {seat_no}" if seat_no is not None else "a spare terminal"
+    click.echo(f"{code}  (room {room_id}, {where}; valid {terminals.CODE_VALID_HOURS} hours, once)")
 
 
 @main.command()

@@ -61,6 +61,9 @@ class Settings:
     # Key that wraps each paper set's key (hex, 64 characters). When empty it is generated once
     # and kept in data_dir/sealing.key — outside the database, never beside the ciphertext.
     sealing_key: str = ""
+    # Ed25519 seed (hex, 64 characters) that signs candidates' receipts (R-SCORE-7). When empty it
+    # is generated once and kept in data_dir/receipt.key.
+    receipt_key: str = ""
     log_level: str = "INFO"
     web_dir: Path = REPO_ROOT / "web"
 
@@ -76,14 +79,25 @@ class Settings:
 
     def resolved_sealing_key(self) -> bytes:
         """The 32-byte key that wraps paper-set keys (R-PAPER-5)."""
-        text = self.sealing_key or _key_file(self, "sealing.key", lambda: secrets.token_hex(32))
-        try:
-            key = bytes.fromhex(text)
-        except ValueError as exc:
-            raise SettingsError("sealing_key must be 64 hexadecimal characters") from exc
-        if len(key) != 32:
-            raise SettingsError("sealing_key must be 64 hexadecimal characters")
-        return key
+        return _hex_key(
+            "sealing_key", self.sealing_key or _key_file(self, "sealing.key", lambda: secrets.token_hex(32))
+        )
+
+    def resolved_receipt_key(self) -> bytes:
+        """The 32-byte Ed25519 seed that signs receipts (R-SCORE-7)."""
+        return _hex_key(
+            "receipt_key", self.receipt_key or _key_file(self, "receipt.key", lambda: secrets.token_hex(32))
+        )
+
+
+def _hex_key(name: str, text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be 64 hexadecimal characters") from exc
+    if len(key) != 32:
+        raise SettingsError(f"{name} must be 64 hexadecimal characters")
+    return key
 
 
 def _key_file(settings: Settings, name: str, make: Any) -> str:

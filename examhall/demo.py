@@ -24,9 +24,10 @@ from examhall.db import Database
 from examhall.i18n import site_time
 from examhall.papers import service as papers_service
 from examhall.papers.models import Blueprint
-from examhall.security import service
+from examhall.security import service, terminals
 from examhall.security.audit import Actor
 from examhall.security.passwords import Passwords
+from examhall.sittings import examday
 from examhall.sittings import service as sittings_service
 from examhall.sittings.models import Sitting
 
@@ -70,6 +71,7 @@ async def seed_demo(db: Database, settings: Settings) -> DemoSite:
     """Create the demo site; return the logins (role, login, password or ID) and facts to print."""
     logins = await _seed_people(db, settings)
     facts = await _seed_exam(db, settings)
+    facts += await _seed_practice_sitting(db, settings)
     return DemoSite(logins=logins, facts=facts)
 
 
@@ -162,6 +164,59 @@ async def _seed_exam(db: Database, settings: Settings) -> list[str]:
             session, settings, papers_service.AssemblyRequest(theory.id, blueprint.id, "per_candidate"), DEMO_ACTOR
         )
         return await _describe(session, batch)
+
+
+async def _seed_practice_sitting(db: Database, settings: Settings) -> list[str]:
+    """A sitting one can sit right away, made fresh at every start: it begins in 3 minutes, its
+    papers are unsealed, three candidates are checked in (the fourth is left for the invigilator),
+    and one-time codes enroll this browser as a seat or a spare terminal (R-SEC-2)."""
+    now = datetime.now(UTC)
+    starts = (now + timedelta(minutes=3)).replace(microsecond=0)
+    async with db.session() as session:
+        batch = await session.scalar(select(Batch).where(Batch.code == DEMO_BATCH))
+        room = await session.scalar(select(Room).order_by(Room.id).limit(1))
+        assert batch is not None and room is not None
+        theory = await session.scalar(
+            select(Sitting).where(Sitting.batch_id == batch.id, Sitting.kind == "theory").order_by(Sitting.id).limit(1)
+        )
+        assert theory is not None
+        blueprint = await session.scalar(
+            select(Blueprint).where(Blueprint.level == theory.level).order_by(Blueprint.id.desc()).limit(1)
+        )
+        assert blueprint is not None
+        practice = await sittings_service.schedule_sitting(
+            session,
+            batch_id=batch.id,
+            occupation_id=theory.occupation_id,
+            level=theory.level,
+            kind="theory",
+            title=f"化工总控工四级 理论知识考试（演示场次 {site_time(starts, '%H:%M')}）",
+            starts_at=starts,
+            duration_minutes=90,
+            actor=DEMO_ACTOR,
+        )
+        candidates = list(await session.scalars(select(Candidate).order_by(Candidate.id)))
+        await batch_service.seat_candidates(session, practice.id, room, [c.id for c in candidates])
+        await papers_service.assemble_for_sitting(
+            session, settings, papers_service.AssemblyRequest(practice.id, blueprint.id, "per_candidate"), DEMO_ACTOR
+        )
+        await papers_service.unseal(session, settings, practice.id, Actor("chief"), now=now)
+        for candidate in candidates[:3]:
+            await examday.check_in(session, practice.id, candidate.id, Actor("invigilator1"), now)
+        facts = [
+            f"practice sitting {practice.id} starts {site_time(starts)}: papers unsealed, "
+            f"{', '.join(c.name for c in candidates[:3])} checked in at seats 1-3; "
+            f"{candidates[3].name} waits for check-in at /sittings/{practice.id}/checkin"
+        ]
+        admin = Actor("admin")
+        for seat_no in range(1, len(candidates) + 1):
+            code = await terminals.issue_code(session, room.id, seat_no, admin, now)
+            facts.append(
+                f"terminal code {code}: open /terminal and type it to make this browser {room.name} seat {seat_no}"
+            )
+        code = await terminals.issue_code(session, room.id, None, admin, now)
+        facts.append(f"terminal code {code}: a spare terminal of {room.name} (R-CLOCK-7 moves)")
+    return facts
 
 
 async def _describe(session: AsyncSession, batch: Batch) -> list[str]:

@@ -27,8 +27,9 @@ ROLE_CARDS: dict[str, tuple[str, str]] = {
 # Where each card leads; more links arrive with each issue.
 ROLE_LINKS: dict[str, list[tuple[str, str]]] = {
     "bank_keeper": [(N_("Bank versions"), "/bank"), (N_("Sittings and their papers"), "/papers")],
-    "chief": [(N_("Sittings and their papers"), "/papers")],
-    "admin": [(N_("Sittings and their papers"), "/papers")],
+    "chief": [(N_("Sittings and their papers"), "/papers"), (N_("Check-in"), "/sittings")],
+    "invigilator": [(N_("Check-in"), "/sittings")],
+    "admin": [(N_("Sittings and their papers"), "/papers"), (N_("Exam terminals"), "/terminals")],
 }
 
 
@@ -40,6 +41,8 @@ class HomeController(Controller):
         principal = request.scope.get("user")
         if principal is None:
             return Redirect("/login")
+        if principal.is_candidate:
+            return Redirect("/candidate/exam")
         return Template(
             "home.html",
             context={

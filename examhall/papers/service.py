@@ -363,23 +363,18 @@ class PaperView:
     total_points: Decimal
 
 
-async def read_paper(session: AsyncSession, settings: Settings, sitting_id: int, label: str, actor: Actor) -> PaperView:
-    """Open one paper of an unsealed sitting (registered as a bank read, R-BANK-4)."""
-    paper_set = await paper_set_for(session, sitting_id)
-    if paper_set is None:
-        raise PaperError("not_assembled", "the papers of this sitting have not been assembled")
+async def open_paper(session: AsyncSession, settings: Settings, paper_set: PaperSet, paper: Paper) -> PaperView:
+    """Decrypt one paper of an unsealed set (the caller registers the use, R-BANK-4)."""
     if paper_set.unsealed_at is None:
         raise PaperSealed()
-    paper = await session.scalar(select(Paper).where(Paper.paper_set_id == paper_set.id, Paper.label == label))
-    if paper is None:
-        raise PaperError("no_paper", f"no paper {label!r} in this sitting")
     key = unwrap_key(settings.resolved_sealing_key(), paper_set.wrapped_key)
     payload = open_seal(key, paper.ciphertext)
     spec = parse_blueprint(open_seal(key, paper_set.manifest)["blueprint"])
     rev_ids = [entry["r"] for entry in payload["items"]]
     revisions = {r.id: r for r in await session.scalars(select(ItemRevision).where(ItemRevision.id.in_(rev_ids)))}
     sections: list[dict[str, Any]] = [
-        {"type": s.type, "title": s.title, "points_each": s.points_each, "items": []} for s in spec.sections
+        {"type": s.type, "title": s.title, "points_each": s.points_each, "scoring": s.scoring, "items": []}
+        for s in spec.sections
     ]
     for number, entry in enumerate(payload["items"], start=1):
         rev = revisions[entry["r"]]
@@ -395,14 +390,30 @@ async def read_paper(session: AsyncSession, settings: Settings, sitting_id: int,
         sections[entry["s"]]["items"].append(
             {
                 "number": number,
+                "revision_id": rev.id,
                 "stem": rev.stem,
                 "options": [(letter, text) for letter, text, _ in shown],
                 "key": display_key,
                 "points": Decimal(entry["p"]),
                 "type": rev.type,
+                "scoring": spec.sections[entry["s"]].scoring,
             }
         )
+    return PaperView(label=paper.label, form=payload.get("form"), sections=sections, total_points=spec.total_points)
+
+
+async def read_paper(session: AsyncSession, settings: Settings, sitting_id: int, label: str, actor: Actor) -> PaperView:
+    """Open one paper of an unsealed sitting for staff (registered as a bank read, R-BANK-4)."""
+    paper_set = await paper_set_for(session, sitting_id)
+    if paper_set is None:
+        raise PaperError("not_assembled", "the papers of this sitting have not been assembled")
+    if paper_set.unsealed_at is None:
+        raise PaperSealed()
+    paper = await session.scalar(select(Paper).where(Paper.paper_set_id == paper_set.id, Paper.label == label))
+    if paper is None:
+        raise PaperError("no_paper", f"no paper {label!r} in this sitting")
+    view = await open_paper(session, settings, paper_set, paper)
     await register_use(
         session, actor, "read", paper_set.bank_version_id, sitting_id=sitting_id, detail={"paper": label}
     )
-    return PaperView(label=label, form=payload.get("form"), sections=sections, total_points=spec.total_points)
+    return view

@@ -101,3 +101,43 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     last_id: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Terminal(Base):
+    """An enrolled exam-room PC (R-SEC-2): "room R, seat N", or a spare terminal of room R.
+
+    The PC holds a long-lived cookie ``<id>.<secret>`` signed with the site's secret key; only the
+    SHA-256 of the secret is stored, and revoking the row ends that PC's enrollment.
+    """
+
+    __tablename__ = "terminals"
+    __table_args__ = (CheckConstraint("(seat_no IS NULL) = is_spare", name="seat_or_spare"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
+    seat_no: Mapped[int | None] = mapped_column(Integer)
+    is_spare: Mapped[bool] = mapped_column(default=False)
+    label: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    enrolled_ip: Mapped[str | None] = mapped_column(String(64))
+    code_issued_by: Mapped[str] = mapped_column(String(128))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnrollmentCode(Base):
+    """A one-time enrollment code issued by an admin for one seat (or a spare) of a room (R-SEC-2)."""
+
+    __tablename__ = "enrollment_codes"
+    __table_args__ = (CheckConstraint("(seat_no IS NULL) = is_spare", name="seat_or_spare"),)
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
+    seat_no: Mapped[int | None] = mapped_column(Integer)
+    is_spare: Mapped[bool] = mapped_column(default=False)
+    issued_by: Mapped[str] = mapped_column(String(128))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))

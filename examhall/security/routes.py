@@ -30,7 +30,6 @@ REFUSAL_MESSAGES = {
     "bad_credentials": N_("Wrong user name or password."),
     "locked": N_("Too many failed attempts: this account is locked for a while. Ask the exam office."),
     "inactive": N_("This account is disabled. Ask the exam office."),
-    "bad_ticket": N_("Admission ticket number and ID number do not match. Check both and try again."),
 }
 
 
@@ -45,11 +44,6 @@ class StaffLoginForm(msgspec.Struct):
     username: str = ""
     password: str = ""
     next: str = "/"
-
-
-class CandidateLoginForm(msgspec.Struct):
-    ticket_number: str = ""
-    id_number: str = ""
 
 
 class LanguageForm(msgspec.Struct):
@@ -110,34 +104,6 @@ class LoginController(Controller):
                 status_code=HTTP_401_UNAUTHORIZED,
             )
         response = Redirect(safe_next(data.next))
-        response.set_cookie(session_cookie(result.token, settings))
-        return response
-
-    @get("/candidate/login", opt=PUBLIC, include_in_schema=False)
-    async def candidate_login_page(self) -> Template:
-        return Template("security/candidate_login.html", context={"error": None})
-
-    @post("/candidate/login", opt=PUBLIC, include_in_schema=False)
-    async def candidate_login(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: DbSession,
-        settings: SettingsDep,
-        data: URLEncodedBody[CandidateLoginForm],
-    ) -> Response[Any]:
-        result = await service.login_candidate(
-            db_session, settings, data.ticket_number, data.id_number, client_ip(request)
-        )
-        if result.token is None:
-            return Template(
-                "security/candidate_login.html",
-                context={
-                    "error": _(REFUSAL_MESSAGES[result.refused or "bad_ticket"]),
-                    "ticket_number": data.ticket_number,
-                },
-                status_code=HTTP_401_UNAUTHORIZED,
-            )
-        response = Redirect("/")
         response.set_cookie(session_cookie(result.token, settings))
         return response
 

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -200,11 +201,17 @@ async def login_staff(
 
 
 async def login_candidate(
-    session: AsyncSession, settings: Settings, ticket_number: str, id_number: str, ip: str | None
+    session: AsyncSession,
+    settings: Settings,
+    ticket_number: str,
+    id_number: str,
+    ip: str | None,
+    admit: Callable[[Candidate], Awaitable[str | None]] | None = None,
 ) -> LoginResult:
     """A candidate logs in with admission ticket number + ID number (no password of their own).
 
-    Later issues add the seat, check-in and time-window conditions (R-CLOCK-1, R-SEC-2).
+    ``admit`` adds the exam-day conditions — enrolled seat, check-in, time window (R-SEC-2,
+    R-CLOCK-1); it returns a refusal code or None, and runs only once ticket and ID match.
     """
     ticket = ticket_number.strip().upper()
     candidate = await session.scalar(select(Candidate).where(Candidate.ticket_number == ticket))
@@ -221,6 +228,18 @@ async def login_candidate(
             ip=ip,
         )
         return LoginResult(refused="bad_ticket")
+    refusal = await admit(candidate) if admit is not None else None
+    if refusal is not None:
+        await audit.record(
+            session,
+            actor=f"ticket {ticket[:32]}",
+            action="candidate_login_failed",
+            object_type="candidate",
+            object_id=candidate.id,
+            detail={"reason": refusal},
+            ip=ip,
+        )
+        return LoginResult(refused=refusal)
     token, principal = await _start_session(session, settings, candidate=candidate, ip=ip)
     await audit.record(
         session,

@@ -1,9 +1,14 @@
-"""Use cases of sittings. For now: scheduling a sitting and completing a mock exam (R-BANK-3);
-the exam-day issue adds check-in, attempts, answers and the clock."""
+"""Use cases of sittings: scheduling, completing a mock exam (R-BANK-3), and exam day —
+check-in, candidate login at the enrolled seat, the clock of each attempt, the candidate's
+paper, submission with scoring and the signed receipt, errata (R-CLOCK, R-SCORE-1/7, R-INC-4).
+
+The clock (``sittings.clock``) is the authority on time; ``Attempt.state`` and ``ends_at`` are
+its cached view for the answer hot path (``sittings.answers``), refreshed at every event."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +22,13 @@ from examhall.sittings.models import Sitting
 
 
 class SittingError(ValueError):
-    """A sitting operation that cannot be done; the message says why."""
+    """A sitting operation that cannot be done; ``code`` names the refusal for pages and the API,
+    the message says why in plain words (English; pages translate by code)."""
+
+    def __init__(self, message: str, code: str = "refused", **facts: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.facts = facts
 
 
 async def schedule_sitting(

@@ -6,6 +6,7 @@ import httpx
 
 from examhall.config import Settings
 from tests.conftest import csrf_token, form_post, json_post, login, make_user, sql
+from tests.integration.examday_site import at_terminal, build_site
 
 PASSWORD = "correct-horse-9"
 
@@ -114,19 +115,26 @@ def test_missing_or_wrong_csrf_token_is_refused_with_a_clear_message(
     assert sql(clean_db, "SELECT count(*) AS n FROM staff_notices")[0]["n"] == 0
 
 
-def test_candidate_logs_in_with_ticket_and_id_number(client: httpx.Client, clean_db: str) -> None:
-    sql(
-        clean_db,
-        "INSERT INTO candidates (name, id_number, ticket_number) VALUES ('刘洋', '370102199503141239', 'D2026110001')",
+def test_candidate_logs_in_with_ticket_and_id_number(
+    client: httpx.Client, clean_db: str, test_settings: Settings
+) -> None:
+    """Candidates have no password: admission ticket number + ID number, at their enrolled seat
+    (R-SEC-2; the seat and check-in rules are tested in test_examday.py)."""
+    seat = build_site(clean_db, test_settings, candidates=1).seats[0]
+    at_terminal(client, seat.terminal_cookie)
+    wrong_id = seat.id_number[:-2] + ("1" if seat.id_number[-2] != "1" else "2") + seat.id_number[-1]
+    wrong = json_post(client, "/api/v1/candidate/login", {"ticket_number": seat.ticket, "id_number": wrong_id})
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "bad_ticket" and wrong.json()["message"]
+    ok = json_post(
+        client,
+        "/api/v1/candidate/login",
+        {"ticket_number": f" {seat.ticket.lower()} ", "id_number": seat.id_number.lower()},
     )
-    wrong = form_post(client, "/candidate/login", {"ticket_number": "D2026110001", "id_number": "370102199503141230"})
-    assert wrong.status_code == 401
-    assert "不匹配" in wrong.text
-    ok = form_post(client, "/candidate/login", {"ticket_number": " d2026110001 ", "id_number": "370102199503141239"})
-    assert ok.status_code == 302
+    assert ok.status_code == 200, ok.text
     me = client.get("/api/v1/me").json()
-    assert me["roles"] == ["candidate"] and me["display_name"] == "刘洋" and me["user_id"] is None
-    actions = audit_actions(clean_db)
+    assert me["roles"] == ["candidate"] and me["display_name"] == seat.name and me["user_id"] is None
+    actions = [a for a in audit_actions(clean_db) if a.startswith("candidate_login")]
     assert actions == ["candidate_login_failed", "candidate_login"]
     # A candidate is no staff member: staff pages refuse them.
     assert client.get("/notices").status_code == 403

@@ -1,0 +1,615 @@
+"""Exam day JSON API under /api/v1: terminal enrollment, candidate login, the attempt (clock,
+paper, answers, submission, errata) and its live websocket; check-in and enrollment codes for
+staff. The terminal pages (sittings/pages.py) and the load benchmark use exactly these.
+
+Errors are JSON ``{"error": status, "code": ..., "message": ...}``; ``code`` is stable, the
+message is translated. Time is the server's: every clock carries ``server_now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, WebSocket, get, post, put, websocket
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_400_BAD_REQUEST,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_423_LOCKED,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from examhall.config import Settings
+from examhall.deps import BusDep, DatabaseDep, DbSession, SettingsDep
+from examhall.events import Resync
+from examhall.i18n import N_, _, site_time
+from examhall.security import service as security_service
+from examhall.security import terminals
+from examhall.security.models import Terminal
+from examhall.security.rules import ADMIN, CANDIDATE, CHIEF, INVIGILATOR
+from examhall.security.web import actor_of, client_ip, principal_of, requires, session_cookie
+from examhall.sittings import answers, examday
+from examhall.sittings.models import Attempt, Sitting
+from examhall.sittings.service import SittingError
+from examhall.websocket import POLICY_VIOLATION, same_origin
+
+log = logging.getLogger("examhall.sittings")
+PUBLIC = {"public": True}
+TICK_SECONDS = 5.0
+
+# Refusal code → (HTTP status, message). One table for the API and the terminal pages.
+REFUSALS: dict[str, tuple[int, str]] = {
+    "bad_ticket": (HTTP_403_FORBIDDEN, N_("Admission ticket number and ID number do not match. Check both.")),
+    "not_a_terminal": (
+        HTTP_403_FORBIDDEN,
+        N_("This computer is not an enrolled exam terminal. Candidates log in only at their seat."),
+    ),
+    "not_checked_in": (
+        HTTP_403_FORBIDDEN,
+        N_("You have not been checked in yet. Show your ID card and admission ticket to an invigilator."),
+    ),
+    "no_sitting": (HTTP_403_FORBIDDEN, N_("You have no exam today at this site.")),
+    "closed": (HTTP_409_CONFLICT, N_("Your exam has ended. Your answers were handed in.")),
+    "wrong_seat": (HTTP_403_FORBIDDEN, N_("This is not your seat. Please go to seat %(seat)s.")),
+    "too_early": (HTTP_409_CONFLICT, N_("You may hand in from %(opens)s (30 minutes before your end time).")),
+    "paused": (HTTP_409_CONFLICT, N_("The exam is paused. Please wait; your time is stopped.")),
+    "not_yet": (HTTP_409_CONFLICT, N_("The exam has not started yet.")),
+    "barred": (HTTP_409_CONFLICT, N_("More than 30 minutes have passed since the start: you can no longer start.")),
+    "cannot_start": (HTTP_409_CONFLICT, N_("The paper cannot be opened now.")),
+    "sealed": (HTTP_423_LOCKED, N_("The papers are still sealed. Please wait for the chief examiner.")),
+    "not_started": (HTTP_409_CONFLICT, N_("Open the paper first.")),
+    "not_due": (HTTP_409_CONFLICT, N_("The end time has not been reached.")),
+    "no_erratum": (HTTP_404_NOT_FOUND, N_("There is no such notice.")),
+    "not_seated": (HTTP_404_NOT_FOUND, N_("This candidate has no seat in this sitting.")),
+    "no_candidate": (HTTP_404_NOT_FOUND, N_("No candidate with this admission ticket or ID number.")),
+    "no_paper": (HTTP_409_CONFLICT, N_("No paper was assembled for this candidate. Tell the chief examiner.")),
+    "no_room": (HTTP_404_NOT_FOUND, N_("This room does not exist.")),
+    "no_seat": (HTTP_400_BAD_REQUEST, N_("This room has no such seat.")),
+    "bad_code": (
+        HTTP_403_FORBIDDEN,
+        N_("This enrollment code is unknown, already used or expired. Ask the exam office for a new one."),
+    ),
+    "clock_refused": (HTTP_409_CONFLICT, N_("This cannot be done at this time: %(reason)s")),
+    "bad_text": (HTTP_400_BAD_REQUEST, N_("Write the correction (up to 2,000 characters).")),
+}
+# Refusals of single answers (sittings.answers and sittings.scoring codes).
+ANSWER_REFUSALS: dict[str, str] = {
+    "no_such_question": N_("This question is not in your paper."),
+    "bad_seq": N_("The answer could not be saved: the page is out of date. Reload the page."),
+    "stale": N_("A newer answer to this question was already saved."),
+    "closed": N_("Your exam has ended; answers are no longer accepted."),
+    "ended": N_("Your end time has passed; answers are no longer accepted."),
+    "paused": N_("The exam is paused; your answer will be sent again when it continues."),
+    "not_started": N_("Open the paper first."),
+    "not_an_option": N_("This option does not exist in this question."),
+    "one_option_only": N_("Choose exactly one option for a single-choice question."),
+    "judge_true_false": N_("Answer true or false."),
+    "repeated_option": N_("An option was given twice."),
+    "too_long": N_("The answer is too long."),
+}
+
+
+def refusal(code: str, **facts: Any) -> Response[Any]:
+    status, text = REFUSALS.get(code, (HTTP_409_CONFLICT, N_("This cannot be done now.")))
+    params = {k: (site_time(v) if isinstance(v, datetime) else v) for k, v in facts.items()}
+    if code == "too_early":
+        params.setdefault("opens", "")
+    if code == "wrong_seat":
+        params.setdefault("seat", "?")
+    if code == "clock_refused":
+        params.setdefault("reason", "")
+    return Response({"error": status, "code": code, "message": _(text, **params)}, status_code=status)
+
+
+def answer_message(code: str | None) -> str:
+    return _(ANSWER_REFUSALS.get(code or "", N_("The answer could not be saved.")))
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def terminal_cookie(value: str, settings: Settings) -> Cookie:
+    return Cookie(
+        key=terminals.TERMINAL_COOKIE,
+        value=value,
+        path="/",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        max_age=terminals.TERMINAL_COOKIE_DAYS * 86400,
+    )
+
+
+async def terminal_of(
+    connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, settings: Settings
+) -> Terminal | None:
+    return await terminals.terminal_from_cookie(session, settings, connection.cookies.get(terminals.TERMINAL_COOKIE))
+
+
+def terminal_out(terminal: Terminal) -> dict[str, Any]:
+    return {
+        "id": terminal.id,
+        "room_id": terminal.room_id,
+        "seat_no": terminal.seat_no,
+        "is_spare": terminal.is_spare,
+        "label": terminal.label,
+    }
+
+
+async def candidate_login(
+    session: AsyncSession,
+    settings: Settings,
+    terminal: Terminal | None,
+    ticket_number: str,
+    id_number: str,
+    ip: str | None,
+    now: datetime,
+) -> tuple[security_service.LoginResult, dict[str, Any]]:
+    """Ticket + ID at the enrolled seat, once checked in (R-SEC-2, R-CLOCK-1); shared with the page."""
+    facts: dict[str, Any] = {}
+    admitted: list[Attempt] = []
+
+    async def admit(candidate: Any) -> str | None:
+        attempt, code, more = await examday.admit_at_terminal(session, candidate, terminal, now)
+        facts.update(more)
+        if code is None and attempt is not None:
+            admitted.append(attempt)
+        return code
+
+    result = await security_service.login_candidate(session, settings, ticket_number, id_number, ip, admit=admit)
+    if result.token is not None and admitted and terminal is not None:
+        await examday.after_login(session, admitted[0], terminal, now)
+    return result, facts
+
+
+async def attempt_context(
+    connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, settings: Settings, now: datetime
+) -> tuple[Attempt, Sitting] | Response[Any]:
+    """The calling candidate's attempt — only from the terminal they must use (R-SEC-2, R-CLOCK-7)."""
+    principal = principal_of(connection)
+    if principal.candidate_id is None:
+        return refusal("no_sitting")
+    attempt = await examday.open_attempt_of(session, principal.candidate_id, now)
+    if attempt is None:
+        return refusal("not_checked_in")
+    terminal = await terminal_of(connection, session, settings)
+    if terminal is None:
+        return refusal("not_a_terminal")
+    if not examday.seat_matches(attempt, terminal):
+        return refusal("wrong_seat")
+    sitting = await session.get(Sitting, attempt.sitting_id)
+    assert sitting is not None
+    return attempt, sitting
+
+
+async def attempt_json(
+    session: AsyncSession, attempt: Attempt, sitting: Sitting, now: datetime, name: str
+) -> dict[str, Any]:
+    state = await examday.clock_of(session, attempt, sitting, now)
+    return {
+        "attempt_id": attempt.id,
+        "candidate": {"name": name},
+        "sitting": {"id": sitting.id, "title": sitting.title},
+        "seat_no": attempt.seat_no,
+        "item_count": attempt.item_count,
+        "state": attempt.state,
+        "clock": examday.clock_json(state, sitting, now),
+        "errata": await examday.errata_for(session, attempt),
+        "receipt_code": attempt.receipt_code,
+    }
+
+
+class EnrollJson(msgspec.Struct):
+    code: str
+
+
+class CandidateLoginJson(msgspec.Struct):
+    ticket_number: str
+    id_number: str
+
+
+class AnswerJson(msgspec.Struct):
+    response: str
+    seq: int
+    flagged: bool = False
+
+
+class SubmitJson(msgspec.Struct):
+    confirm: bool = False
+
+
+class CheckInJson(msgspec.Struct):
+    ticket_or_id: str
+
+
+class CodeJson(msgspec.Struct):
+    room_id: int
+    seat_no: int | None = None
+
+
+class ErratumJson(msgspec.Struct):
+    text: str
+
+
+def _save_out(result: answers.SaveResult) -> dict[str, Any]:
+    if result.ok:
+        return {
+            "t": "ack",
+            "ok": True,
+            "position": result.position,
+            "seq": result.seq,
+            "response": result.response,
+            "saved_at": result.saved_at.isoformat() if result.saved_at else None,
+        }
+    return {
+        "t": "refused",
+        "ok": False,
+        "position": result.position,
+        "seq": result.seq,
+        "code": result.code,
+        "message": answer_message(result.code),
+    }
+
+
+class TerminalApi(Controller):
+    """What an exam-room terminal does (the candidate's side)."""
+
+    path = "/api/v1"
+    tags = ["exam day: terminal"]
+
+    @post("/terminal/enroll", opt=PUBLIC, status_code=HTTP_200_OK)
+    async def enroll(
+        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep, data: JSONBody[EnrollJson]
+    ) -> Response[Any]:
+        """Enroll this PC as a seat terminal with a one-time code (R-SEC-2); sets the terminal cookie."""
+        try:
+            terminal, cookie = await terminals.enroll(db_session, settings, data.code, client_ip(request), now_utc())
+        except terminals.TerminalError as exc:
+            return refusal(exc.code)
+        response: Response[Any] = Response({"terminal": terminal_out(terminal)})
+        response.set_cookie(terminal_cookie(cookie, settings))
+        return response
+
+    @get("/terminal", opt=PUBLIC)
+    async def whoami_terminal(
+        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep
+    ) -> dict[str, Any]:
+        """Which seat this PC is, or null."""
+        terminal = await terminal_of(request, db_session, settings)
+        return {"terminal": terminal_out(terminal) if terminal else None, "server_now": now_utc().isoformat()}
+
+    @post("/candidate/login", opt=PUBLIC, status_code=HTTP_200_OK)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        data: JSONBody[CandidateLoginJson],
+    ) -> Response[Any]:
+        """Admission ticket number + ID number, at the enrolled seat, after check-in."""
+        terminal = await terminal_of(request, db_session, settings)
+        result, facts = await candidate_login(
+            db_session, settings, terminal, data.ticket_number, data.id_number, client_ip(request), now_utc()
+        )
+        if result.token is None or result.principal is None:
+            return refusal(result.refused or "bad_ticket", **facts)
+        response: Response[Any] = Response({"candidate": {"name": result.principal.display_name}})
+        response.set_cookie(session_cookie(result.token, settings))
+        return response
+
+    @get("/attempt", guards=[requires(CANDIDATE)])
+    async def attempt(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Any:
+        """The attempt now: clock (server time), errata, receipt once submitted."""
+        now = now_utc()
+        ctx = await attempt_context(request, db_session, settings, now)
+        if isinstance(ctx, Response):
+            return ctx
+        attempt, sitting = ctx
+        if attempt.state == "running" and attempt.ends_at is not None and attempt.ends_at <= now:
+            await examday.submit_attempt(db_session, settings, attempt.id, how="auto", now=now, by="system")
+        return await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
+
+    @post("/attempt/start", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
+    async def start(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Any:
+        """Open the paper: from S, until S + 30 min (R-CLOCK-2), once unsealed."""
+        now = now_utc()
+        ctx = await attempt_context(request, db_session, settings, now)
+        if isinstance(ctx, Response):
+            return ctx
+        attempt, sitting = ctx
+        try:
+            await examday.start_attempt(db_session, settings, attempt, now)
+        except SittingError as exc:
+            return refusal(exc.code, **exc.facts)
+        return await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
+
+    @get("/attempt/paper", guards=[requires(CANDIDATE)])
+    async def paper(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Any:
+        """The candidate's own paper without keys, with every acknowledged answer (resume after reload or move)."""
+        now = now_utc()
+        ctx = await attempt_context(request, db_session, settings, now)
+        if isinstance(ctx, Response):
+            return ctx
+        attempt, _sitting = ctx
+        if attempt.started_at is None:
+            return refusal("not_started")
+        if attempt.state == "closed":
+            return refusal("closed")
+        paper = await examday.candidate_paper(db_session, settings, attempt.paper_id)
+        saved = await examday.saved_answers(db_session, attempt.id)
+        return {
+            **paper.for_candidate(),
+            "answers": {
+                str(pos): {"response": a.response, "flagged": a.flagged, "seq": a.seq} for pos, a in saved.items()
+            },
+            "last_seq": max((a.seq for a in saved.values()), default=0),
+        }
+
+    @put("/attempt/answers/{position:int}", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
+    async def save(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        db: DatabaseDep,
+        position: FromPath[int],
+        data: JSONBody[AnswerJson],
+    ) -> Response[Any]:
+        """Save one answer; 200 only after the commit. ``seq`` must grow with every change."""
+        now = now_utc()
+        ctx = await attempt_context(request, db_session, settings, now)
+        if isinstance(ctx, Response):
+            return ctx
+        attempt, _sitting = ctx
+        paper = await examday.candidate_paper(db_session, settings, attempt.paper_id)
+        result = await answers.save_answer(db, attempt.id, paper, position, data.response, data.flagged, data.seq, now)
+        status = HTTP_200_OK if result.ok else HTTP_409_CONFLICT
+        if not result.ok and result.code in ANSWER_REFUSALS and result.code not in answers.MESSAGES:
+            status = HTTP_422_UNPROCESSABLE_ENTITY
+        return Response(_save_out(result), status_code=status)
+
+    @post("/attempt/submit", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
+    async def submit(
+        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep, data: JSONBody[SubmitJson]
+    ) -> Response[Any]:
+        """Hand in (from E − 30 min, R-CLOCK-3); returns the receipt code (R-SCORE-7), never the score."""
+        if not data.confirm:
+            return Response(
+                {"error": 400, "code": "confirm", "message": _("Confirm that you want to hand in.")},
+                status_code=HTTP_400_BAD_REQUEST,
+            )
+        now = now_utc()
+        ctx = await attempt_context(request, db_session, settings, now)
+        if isinstance(ctx, Response):
+            return ctx
+        attempt, _sitting = ctx
+        try:
+            submission = await examday.submit_attempt(
+                db_session, settings, attempt.id, how="candidate", now=now, by=principal_of(request).actor
+            )
+        except SittingError as exc:
+            return refusal(exc.code, **{"opens": exc.facts.get("opens_at")} if exc.code == "too_early" else {})
+        return Response(
+            {
+                "receipt_code": submission.receipt_code,
+                "submitted_at": (submission.attempt.closed_at or now).isoformat(),
+                "outcome": submission.attempt.outcome,
+            }
+        )
+
+    @post("/attempt/errata/{erratum_id:int}/ack", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
+    async def acknowledge(
+        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep, erratum_id: FromPath[int]
+    ) -> Any:
+        """The candidate confirms they read a correction notice (R-INC-4)."""
+        now = now_utc()
+        ctx = await attempt_context(request, db_session, settings, now)
+        if isinstance(ctx, Response):
+            return ctx
+        try:
+            await examday.acknowledge_erratum(db_session, ctx[0], erratum_id, now)
+        except SittingError as exc:
+            return refusal(exc.code)
+        return {"ok": True}
+
+    @websocket("/attempt/ws", guards=[requires(CANDIDATE)])
+    async def live(self, socket: WebSocket[Any, Any, Any], db: DatabaseDep, bus: BusDep, settings: SettingsDep) -> None:
+        """The terminal's live channel: clock every few seconds and on every event, errata, forced
+        submission; answers may be saved over it (``{"t": "save", ...}`` → ``ack``/``refused``)."""
+        if not same_origin(socket):
+            await socket.close(code=POLICY_VIOLATION, reason="cross-origin")
+            return
+        now = now_utc()
+        async with db.session() as session:
+            ctx = await attempt_context(socket, session, settings, now)
+        if isinstance(ctx, Response):
+            await socket.close(code=POLICY_VIOLATION, reason="not at your seat")
+            return
+        attempt_id, sitting_id = ctx[0].id, ctx[1].id
+        name = principal_of(socket).display_name
+        await socket.accept()
+        await AttemptChannel(socket, db, settings, attempt_id, sitting_id, name).run(bus)
+
+
+class AttemptChannel:
+    """One terminal's websocket: sends state, receives saves."""
+
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], db: Any, settings: Settings, attempt_id: int, sitting_id: int, name: str
+    ) -> None:
+        self.socket, self.db, self.settings = socket, db, settings
+        self.attempt_id, self.sitting_id, self.name = attempt_id, sitting_id, name
+        self.paper: examday.CandidatePaper | None = None
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.socket.send_text(json.dumps(message, ensure_ascii=False))
+
+    async def send_state(self) -> None:
+        now = now_utc()
+        async with self.db.session() as session:
+            attempt = await session.get(Attempt, self.attempt_id)
+            sitting = await session.get(Sitting, self.sitting_id)
+            assert attempt is not None and sitting is not None
+            if attempt.state == "running" and attempt.ends_at is not None and attempt.ends_at <= now:
+                await examday.submit_attempt(session, self.settings, attempt.id, how="auto", now=now, by="system")
+            body = await attempt_json(session, attempt, sitting, now, self.name)
+        await self.send({"t": "state", **body})
+
+    async def save(self, message: dict[str, Any]) -> None:
+        now = now_utc()
+        position, seq = message.get("position"), message.get("seq")
+        if not isinstance(position, int) or isinstance(position, bool):
+            await self.send(
+                {
+                    "t": "refused",
+                    "ok": False,
+                    "position": position,
+                    "seq": seq,
+                    "code": "no_such_question",
+                    "message": answer_message("no_such_question"),
+                }
+            )
+            return
+        if self.paper is None:
+            async with self.db.session() as session:
+                attempt = await session.get(Attempt, self.attempt_id)
+                assert attempt is not None
+                if attempt.started_at is None:
+                    await self.send(
+                        {
+                            "t": "refused",
+                            "ok": False,
+                            "position": position,
+                            "seq": seq,
+                            "code": "not_started",
+                            "message": answer_message("not_started"),
+                        }
+                    )
+                    return
+                self.paper = await examday.candidate_paper(session, self.settings, attempt.paper_id)
+        result = await answers.save_answer(
+            self.db,
+            self.attempt_id,
+            self.paper,
+            position,
+            str(message.get("response", ""))[:64],
+            bool(message.get("flagged", False)),
+            seq if isinstance(seq, int) and not isinstance(seq, bool) else -1,
+            now,
+        )
+        await self.send(_save_out(result))
+
+    async def receive_loop(self) -> None:
+        while True:
+            text = await self.socket.receive_data(mode="text")
+            try:
+                message = json.loads(text) if text else {}
+            except ValueError:
+                message = {}
+            kind = message.get("t") if isinstance(message, dict) else None
+            if kind == "save":
+                await self.save(message)
+            elif kind == "sync":
+                await self.send_state()
+            elif kind == "ping":
+                await self.send({"t": "pong", "server_now": now_utc().isoformat()})
+
+    async def run(self, bus: Any) -> None:
+        async with bus.subscribe(f"attempt:{self.attempt_id}", f"sitting:{self.sitting_id}") as subscription:
+            receiver = asyncio.create_task(self.receive_loop())
+            getter: asyncio.Task[Any] | None = None
+            try:
+                await self.send_state()
+                while True:
+                    if getter is None:
+                        getter = asyncio.create_task(subscription.get())
+                    done, _pending = await asyncio.wait(
+                        {getter, receiver}, timeout=TICK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if receiver in done:
+                        receiver.result()  # re-raises a disconnect
+                        return
+                    if getter in done:
+                        item = getter.result()
+                        getter = None
+                        if isinstance(item, Resync) or item is not None:
+                            await self.send_state()
+                    else:
+                        await self.send_state()  # the tick: resynchronise the countdown
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            finally:
+                for task in (getter, receiver):
+                    if task is not None and not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                            await task
+
+
+class ExamDayStaffApi(Controller):
+    """Staff side of exam day that the terminal needs: enrollment codes, check-in, errata."""
+
+    path = "/api/v1"
+    tags = ["exam day: staff"]
+
+    @post("/terminals/codes", guards=[requires(ADMIN)], status_code=HTTP_200_OK)
+    async def issue_code(
+        self, request: Request[Any, Any, Any], db_session: DbSession, data: JSONBody[CodeJson]
+    ) -> Response[Any]:
+        """A one-time enrollment code for a seat (or a spare terminal when ``seat_no`` is null)."""
+        try:
+            code = await terminals.issue_code(db_session, data.room_id, data.seat_no, actor_of(request), now_utc())
+        except terminals.TerminalError as exc:
+            return refusal(exc.code)
+        return Response({"code": code, "room_id": data.room_id, "seat_no": data.seat_no})
+
+    @post("/sittings/{sitting_id:int}/checkin", guards=[requires(INVIGILATOR)], status_code=HTTP_200_OK)
+    async def check_in(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        sitting_id: FromPath[int],
+        data: JSONBody[CheckInJson],
+    ) -> Response[Any]:
+        """Check a candidate in by ticket number (or its QR code) or ID number (R-CLOCK-1)."""
+        candidate = await examday.find_candidate(db_session, data.ticket_or_id)
+        if candidate is None:
+            return refusal("no_candidate")
+        try:
+            attempt = await examday.check_in(db_session, sitting_id, candidate.id, actor_of(request), now_utc())
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        return Response(
+            {"attempt_id": attempt.id, "candidate": candidate.name, "seat_no": attempt.seat_no, "state": attempt.state}
+        )
+
+    @post("/sittings/{sitting_id:int}/errata", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def erratum(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        sitting_id: FromPath[int],
+        data: JSONBody[ErratumJson],
+    ) -> Response[Any]:
+        """Broadcast a correction to every terminal of the sitting (R-INC-4)."""
+        try:
+            erratum = await examday.publish_erratum(db_session, sitting_id, data.text, actor_of(request), now_utc())
+        except SittingError as exc:
+            return refusal(exc.code)
+        return Response({"id": erratum.id})
