@@ -229,3 +229,133 @@ async def _describe(session: AsyncSession, batch: Batch) -> list[str]:
             f"({sitting.duration_minutes} min), {sitting.status}"
         )
     return facts
+
+
+# --- a whole exam site in one call: tests, benchmarks and the demo use it ------------------------
+
+
+@dataclasses.dataclass
+class SeededSeat:
+    seat_no: int
+    room_id: int
+    candidate_id: int
+    name: str
+    ticket: str
+    id_number: str
+    terminal_cookie: str  # value of the examhall_terminal cookie of this seat's PC
+
+
+@dataclasses.dataclass
+class SeededSitting:
+    sitting_id: int
+    room_ids: list[int]
+    starts_at: datetime
+    duration_minutes: int
+    seats: list[SeededSeat]
+    spare_cookies: dict[int, list[str]]  # room id → cookies of its spare terminals
+
+
+def numbered_id_number(n: int) -> str:
+    """A fictitious but valid (GB 11643 check character) ID number for candidate ``n``."""
+    first17 = f"37010219900{n:06d}"
+    return first17 + id_check_char(first17)
+
+
+async def seed_sitting(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    bank_document: io.BankDocument,
+    label: str,
+    starts_at: datetime,
+    duration_minutes: int,
+    candidates: int,
+    room_size: int = 30,
+    spares_per_room: int = 1,
+    unseal: bool = True,
+    check_in: bool = True,
+    now: datetime | None = None,
+) -> SeededSitting:
+    """The sample bank made live through a completed mock exam (R-BANK-3), rooms of ``room_size``
+    with an enrolled terminal per seat and spares (R-SEC-2), a level-4 theory sitting with
+    per-candidate papers (R-PAPER-3), unsealed and checked in when asked. Everything goes
+    through the services the application uses."""
+    moment = now or datetime.now(UTC)
+    actor = Actor("seed")
+    version_id = (await bank_service.import_bank(session, bank_document, actor)).bank_version_id
+    version = await session.get(BankVersion, version_id)
+    assert version is not None
+    blueprint = await session.scalar(
+        select(Blueprint).where(Blueprint.bank_version_id == version_id, Blueprint.level == 4)
+    )
+    assert blueprint is not None, "the bank has no level-4 blueprint"
+    batch = await batch_service.create_batch(session, f"S-{label}"[:32], f"seeded batch {label}")
+    people = [
+        Candidate(name=f"考生{n:04d}", id_number=numbered_id_number(n), ticket_number=f"{label[:8]}{n:05d}")
+        for n in range(1, candidates + 1)
+    ]
+    session.add_all(people)
+    await session.flush()
+    rooms: list[Room] = []
+    for index in range(0, candidates, room_size):
+        rooms.append(
+            await batch_service.create_room(
+                session, "考点", f"{label} 第{index // room_size + 1}考场", seat_count=room_size, columns=6
+            )
+        )
+    mock = await sittings_service.schedule_sitting(
+        session,
+        batch_id=batch.id,
+        occupation_id=version.occupation_id,
+        level=4,
+        kind="mock",
+        title=f"{label} mock",
+        starts_at=moment - timedelta(hours=3),
+        duration_minutes=90,
+        actor=actor,
+    )
+    sitting = await sittings_service.schedule_sitting(
+        session,
+        batch_id=batch.id,
+        occupation_id=version.occupation_id,
+        level=4,
+        kind="theory",
+        title=f"化工总控工四级 理论知识考试（{label}）",
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        actor=actor,
+    )
+    for number, room in enumerate(rooms):
+        ids = [p.id for p in people[number * room_size : (number + 1) * room_size]]
+        await batch_service.seat_candidates(session, mock.id, room, ids)
+        await batch_service.seat_candidates(session, sitting.id, room, ids)
+    await papers_service.assemble_for_sitting(
+        session, settings, papers_service.AssemblyRequest(mock.id, blueprint.id, "single"), actor
+    )
+    await sittings_service.complete_mock(session, mock.id, actor)
+    await bank_service.set_version_status(session, version_id, "trial", actor)
+    await bank_service.set_version_status(session, version_id, "live", actor)
+    await papers_service.assemble_for_sitting(
+        session, settings, papers_service.AssemblyRequest(sitting.id, blueprint.id, "per_candidate"), actor
+    )
+    if unseal:
+        await papers_service.unseal(session, settings, sitting.id, actor, now=moment)
+    seats: list[SeededSeat] = []
+    spares: dict[int, list[str]] = {}
+    for number, room in enumerate(rooms):
+        group = people[number * room_size : (number + 1) * room_size]
+        for seat_no, person in enumerate(group, start=1):
+            code = await terminals.issue_code(session, room.id, seat_no, actor, moment)
+            _terminal, cookie = await terminals.enroll(session, settings, code, "127.0.0.1", moment)
+            if check_in:
+                await examday.check_in(session, sitting.id, person.id, actor, moment)
+            seats.append(
+                SeededSeat(
+                    seat_no, room.id, person.id, person.name, person.ticket_number or "", person.id_number, cookie
+                )
+            )
+        spares[room.id] = []
+        for _ in range(spares_per_room):
+            code = await terminals.issue_code(session, room.id, None, actor, moment)
+            spares[room.id].append((await terminals.enroll(session, settings, code, "127.0.0.1", moment))[1])
+    return SeededSitting(sitting.id, [r.id for r in rooms], starts_at, duration_minutes, seats, spares)
