@@ -43,6 +43,7 @@ from examhall.security.passwords import Passwords
 from examhall.security.routes import LoginController, SessionApi
 from examhall.security.web import PrincipalMiddleware
 from examhall.sittings.examday import auto_submit_loop
+from examhall.sittings.pages import TerminalPages
 from examhall.sittings.routes import ExamDayStaffApi, TerminalApi
 
 log = logging.getLogger("examhall")
@@ -178,6 +179,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             TerminalApi,
             ExamDayStaffApi,
             ExamDayPages,
+            TerminalPages,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False
             ),

@@ -61,6 +61,7 @@ class SaveResult:
     position: int
     seq: int
     response: str = ""
+    flagged: bool = False
     saved_at: datetime | None = None
     code: str | None = None
     message: str = ""
@@ -110,7 +111,7 @@ async def save_answer(
         row = await conn.fetchrow(_UPSERT, attempt_id, position, response, bool(flagged), seq, now)
         assert row is not None  # the statement always returns one row
         if row["written"]:
-            return SaveResult(True, position, seq, response=response, saved_at=now)
+            return SaveResult(True, position, seq, response=response, flagged=bool(flagged), saved_at=now)
         if row["open"]:
             code = "stale"
         else:

@@ -371,12 +371,18 @@ async def admit_at_terminal(
     if attempt.state == "closed":
         return attempt, "closed", {}
     if not seat_matches(attempt, terminal):
-        room = await session.get(Room, attempt.room_id)
-        if attempt.terminal_id is not None:
-            moved_to = await session.get(Terminal, attempt.terminal_id)
-            return attempt, "wrong_seat", {"seat": moved_to.label if moved_to else "?"}
-        return attempt, "wrong_seat", {"seat": f"{room.name if room else '?'} {attempt.seat_no}"}
+        return attempt, "wrong_seat", {"seat": await seat_label(session, attempt)}
     return attempt, None, {}
+
+
+async def seat_label(session: AsyncSession, attempt: Attempt) -> str:
+    """Where the candidate must sit: the spare terminal they were moved to, else their seat."""
+    if attempt.terminal_id is not None:
+        moved_to = await session.get(Terminal, attempt.terminal_id)
+        if moved_to is not None:
+            return moved_to.label
+    room = await session.get(Room, attempt.room_id)
+    return f"{room.name if room else '?'} {attempt.seat_no}"
 
 
 async def after_login(session: AsyncSession, attempt: Attempt, terminal: Terminal, now: datetime) -> None:

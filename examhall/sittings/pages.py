@@ -18,13 +18,12 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_409_CONFLICT
 
-from examhall.batches.models import Candidate
 from examhall.deps import DbSession, SettingsDep
 from examhall.i18n import N_, _
 from examhall.security import terminals
 from examhall.security.rules import CANDIDATE
 from examhall.security.web import client_ip, principal_of, requires, session_cookie
-from examhall.sittings import examday, routes
+from examhall.sittings import routes
 
 PUBLIC: Final = {"public": True}
 
@@ -221,19 +220,6 @@ class TerminalPages(Controller):
             "logged_in": principal is not None and principal.is_candidate,
         }
 
-    @staticmethod
-    async def _wrong_seat(
-        request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep, now: datetime
-    ) -> str | None:
-        """The wrong-seat refusal naming the right seat (the API's refusal does not say which)."""
-        candidate_id = principal_of(request).candidate_id
-        candidate = await db_session.get(Candidate, candidate_id) if candidate_id is not None else None
-        if candidate is None:
-            return None
-        terminal = await routes.terminal_of(request, db_session, settings)
-        _attempt, code, facts = await examday.admit_at_terminal(db_session, candidate, terminal, now)
-        return refusal_page(code, **facts)[1] if code == "wrong_seat" else None
-
     @get("/candidate/exam", guards=[requires(CANDIDATE)])
     async def exam(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Template:
         """The exam shell; terminal.js fills it from /api/v1/attempt and its websocket."""
@@ -242,8 +228,6 @@ class TerminalPages(Controller):
         if isinstance(ctx, Response):
             content = ctx.content if isinstance(ctx.content, dict) else {}
             message = str(content.get("message") or refusal_page("no_sitting")[1])
-            if content.get("code") == "wrong_seat":
-                message = await self._wrong_seat(request, db_session, settings, now) or message
             return Template(
                 "terminal/refused.html",
                 context={"message": message, "code": content.get("code")},

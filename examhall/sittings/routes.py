@@ -190,7 +190,7 @@ async def attempt_context(
     if terminal is None:
         return refusal("not_a_terminal")
     if not examday.seat_matches(attempt, terminal):
-        return refusal("wrong_seat")
+        return refusal("wrong_seat", seat=await examday.seat_label(session, attempt))
     sitting = await session.get(Sitting, attempt.sitting_id)
     assert sitting is not None
     return attempt, sitting
@@ -207,6 +207,7 @@ async def attempt_json(
         "seat_no": attempt.seat_no,
         "item_count": attempt.item_count,
         "state": attempt.state,
+        "started_at": attempt.started_at.isoformat() if attempt.started_at else None,
         "clock": examday.clock_json(state, sitting, now),
         "errata": await examday.errata_for(session, attempt),
         "receipt_code": attempt.receipt_code,
@@ -253,6 +254,7 @@ def _save_out(result: answers.SaveResult) -> dict[str, Any]:
             "position": result.position,
             "seq": result.seq,
             "response": result.response,
+            "flagged": result.flagged,
             "saved_at": result.saved_at.isoformat() if result.saved_at else None,
         }
     return {
@@ -402,7 +404,8 @@ class TerminalApi(Controller):
                 db_session, settings, attempt.id, how="candidate", now=now, by=principal_of(request).actor
             )
         except SittingError as exc:
-            return refusal(exc.code, **{"opens": exc.facts.get("opens_at")} if exc.code == "too_early" else {})
+            opens = exc.facts.get("opens_at")
+            return refusal(exc.code, **({"opens": opens} if exc.code == "too_early" and opens else {}))
         return Response(
             {
                 "receipt_code": submission.receipt_code,

@@ -13,7 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from examhall.config import Settings
-from tests.e2e.conftest import BrowserWindow, make_user, sql
+from examhall.security.terminals import TERMINAL_COOKIE
+from tests.e2e.conftest import BrowserWindow, make_user, off_loop, sql
+from tests.integration.examday_site import build_site
 
 pytestmark = [pytest.mark.e2e]
 
@@ -173,28 +175,28 @@ def test_refused_notice_shows_the_reason(browser: BrowserWindow, pg_url: str, te
     assert sql(pg_url, "SELECT count(*) AS n FROM staff_notices")[0]["n"] == 0
 
 
-def test_candidate_login_and_logout(browser: BrowserWindow, pg_url: str) -> None:
-    sql(
-        pg_url,
-        "INSERT INTO candidates (name, id_number, ticket_number) VALUES ('刘洋', '370102199503141239', 'D2026110001')",
-    )
+def test_candidate_login_and_logout(browser: BrowserWindow, pg_url: str, test_settings: Settings) -> None:
+    """Ticket + ID number at an enrolled seat terminal (R-SEC-2); logging out returns to the login."""
+    seat = off_loop(lambda: build_site(pg_url, test_settings, candidates=1)).seats[0]
     page = browser.page
+    page.goto("/candidate/login")
+    expect(page.get_by_test_id("not-a-terminal")).to_be_visible()  # no terminal cookie yet
+    browser.context.add_cookies([{"name": TERMINAL_COOKIE, "value": seat.terminal_cookie, "url": browser.base_url}])
 
     page.goto("/candidate/login")
     expect(page.get_by_role("heading", name="考生登录")).to_be_visible()
-    page.get_by_label("准考证号").fill("D2026110001")
-    page.get_by_label("身份证号").fill("370102199503141230")
+    page.get_by_label("准考证号").fill(seat.ticket)
+    wrong = seat.id_number[:-2] + ("1" if seat.id_number[-2] != "1" else "2") + seat.id_number[-1]
+    page.get_by_label("身份证号").fill(wrong)
     page.get_by_role("button", name="登录", exact=True).click()
     expect(page.get_by_test_id("error")).to_contain_text("不匹配")
     assert browser.url_path() == "/candidate/login"
-    expect(page.get_by_label("准考证号")).to_have_value("D2026110001")
+    expect(page.get_by_label("准考证号")).to_have_value(seat.ticket)
 
-    page.get_by_label("身份证号").fill("370102199503141239")
+    page.get_by_label("身份证号").fill(seat.id_number)
     page.get_by_role("button", name="登录", exact=True).click()
-    expect(page.get_by_test_id("who")).to_have_text("刘洋")
-    assert browser.url_path() == "/"
-    expect(page.locator(".role-card[data-role=candidate]")).to_contain_text("我的考试")
-    expect(page.locator(".role-card")).to_have_count(1)
+    expect(page.get_by_test_id("candidate-name")).to_contain_text(seat.name)
+    assert browser.url_path() == "/candidate/exam"
     expect(page.locator("#notices")).to_have_count(0)  # staff notices are not for candidates
 
     page.get_by_role("button", name="退出登录").click()
