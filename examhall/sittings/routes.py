@@ -84,6 +84,10 @@ REFUSALS: dict[str, tuple[int, str]] = {
     ),
     "clock_refused": (HTTP_409_CONFLICT, N_("This cannot be done at this time: %(reason)s")),
     "bad_text": (HTTP_400_BAD_REQUEST, N_("Write the correction (up to 2,000 characters).")),
+    "no_attempt": (HTTP_404_NOT_FOUND, N_("This candidate has not been checked in.")),
+    "not_spare": (HTTP_400_BAD_REQUEST, N_("Choose an enrolled spare terminal.")),
+    "other_room": (HTTP_400_BAD_REQUEST, N_("The spare terminal is in another room.")),
+    "spare_taken": (HTTP_409_CONFLICT, N_("Another candidate works at that spare terminal.")),
 }
 # Refusals of single answers (sittings.answers and sittings.scoring codes).
 ANSWER_REFUSALS: dict[str, str] = {
@@ -244,6 +248,10 @@ class CodeJson(msgspec.Struct):
 
 class ErratumJson(msgspec.Struct):
     text: str
+
+
+class MoveJson(msgspec.Struct):
+    terminal_id: int
 
 
 def _save_out(result: answers.SaveResult) -> dict[str, Any]:
@@ -601,6 +609,24 @@ class ExamDayStaffApi(Controller):
         return Response(
             {"attempt_id": attempt.id, "candidate": candidate.name, "seat_no": attempt.seat_no, "state": attempt.state}
         )
+
+    @post("/attempts/{attempt_id:int}/move", guards=[requires(INVIGILATOR)], status_code=HTTP_200_OK)
+    async def move(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        attempt_id: FromPath[int],
+        data: JSONBody[MoveJson],
+    ) -> Response[Any]:
+        """Move a candidate to a spare terminal of the room (R-CLOCK-7): their clock stops until
+        they log in there, and the time lost is added to their end time."""
+        try:
+            attempt = await examday.move_to_spare(
+                db_session, attempt_id, data.terminal_id, actor_of(request), now_utc()
+            )
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        return Response({"attempt_id": attempt.id, "terminal_id": attempt.terminal_id, "state": attempt.state})
 
     @post("/sittings/{sitting_id:int}/errata", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
     async def erratum(
