@@ -35,6 +35,23 @@ SEAT_STATES = {
 }
 
 
+# Why the server refused a save, as the invigilator reads it.
+REFUSED_REASONS = {
+    "closed": N_("after the hand-in"),
+    "ended": N_("after the end time"),
+    "paused": N_("during a pause"),
+    "not_started": N_("before the start"),
+    "stale": N_("older than the saved answer"),
+    "no_such_question": N_("not a question of the paper"),
+    "bad_seq": N_("no valid sequence number"),
+    "not_an_option": N_("not an option"),
+    "one_option_only": N_("several options for a single choice"),
+    "judge_true_false": N_("not true or false"),
+    "repeated_option": N_("an option twice"),
+    "too_long": N_("too long"),
+}
+
+
 class CheckInForm(msgspec.Struct):
     ticket_or_id: str = ""
 
@@ -66,9 +83,18 @@ class ExamDayPages(Controller):
                 "error.html", context={"status": 404, "message": _("This sitting does not exist.")}, status_code=404
             )
         roster = await examday.room_roster(db_session, sitting_id)
+        refused = await examday.refused_saves(db_session, sitting_id)
         return Template(
             "console/checkin.html",
-            context={"sitting": sitting, "roster": roster, "states": SEAT_STATES, "message": None, "ok": False},
+            context={
+                "sitting": sitting,
+                "roster": roster,
+                "states": SEAT_STATES,
+                "message": None,
+                "ok": False,
+                "refused": refused,
+                "reasons": REFUSED_REASONS,
+            },
         )
 
     @post("/sittings/{sitting_id:int}/checkin", guards=[requires(INVIGILATOR)])

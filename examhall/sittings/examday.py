@@ -678,3 +678,27 @@ async def auto_submit_loop(db: Database, settings: Settings, interval: float = 1
         except Exception:  # keep the loop alive; the next round retries
             log.exception("automatic submission round failed")
         await asyncio.sleep(interval)
+
+
+@dataclasses.dataclass(frozen=True)
+class RefusedSave:
+    received_at: datetime
+    seat_no: int
+    name: str
+    position: int | None
+    response: str
+    reason: str
+
+
+async def refused_saves(session: AsyncSession, sitting_id: int, limit: int = 100) -> list[RefusedSave]:
+    """Answers the server refused (after the close, while paused, malformed …), newest first,
+    for the invigilators (issue "Exam day": kept in a rejected-answers log and shown)."""
+    rows = await session.execute(
+        select(RejectedAnswer, Attempt.seat_no, Candidate.name)
+        .join(Attempt, Attempt.id == RejectedAnswer.attempt_id)
+        .join(Candidate, Candidate.id == Attempt.candidate_id)
+        .where(Attempt.sitting_id == sitting_id)
+        .order_by(RejectedAnswer.id.desc())
+        .limit(limit)
+    )
+    return [RefusedSave(r.received_at, seat, name, r.position, r.response, r.reason) for r, seat, name in rows]
