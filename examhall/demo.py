@@ -129,17 +129,6 @@ async def _seed_exam(db: Database, settings: Settings) -> list[str]:
         assert blueprint is not None, "the sample bank has no level-4 blueprint"
         batch = await batch_service.create_batch(session, DEMO_BATCH, "2026年第四批职业技能等级认定（演示）")
         room = await batch_service.create_room(session, "本中心考点", "第一考场", seat_count=30, columns=6)
-        mock = await sittings_service.schedule_sitting(
-            session,
-            batch_id=batch.id,
-            occupation_id=occupation.id,
-            level=4,
-            kind="mock",
-            title="化工总控工四级 模拟考核",
-            starts_at=now - timedelta(hours=3),
-            duration_minutes=90,
-            actor=DEMO_ACTOR,
-        )
         theory = await sittings_service.schedule_sitting(
             session,
             batch_id=batch.id,
@@ -152,18 +141,57 @@ async def _seed_exam(db: Database, settings: Settings) -> list[str]:
             actor=DEMO_ACTOR,
         )
         candidates = list(await session.scalars(select(Candidate).order_by(Candidate.id)))
-        await batch_service.seat_candidates(session, mock.id, room, [c.id for c in candidates])
         await batch_service.seat_candidates(session, theory.id, room, [c.id for c in candidates])
-        await papers_service.assemble_for_sitting(
-            session, settings, papers_service.AssemblyRequest(mock.id, blueprint.id, "single"), DEMO_ACTOR
+        await prove_through_mock(
+            session,
+            settings,
+            batch_id=batch.id,
+            blueprint=blueprint,
+            seating=[(room, [c.id for c in candidates])],
+            title="化工总控工四级 模拟考核",
+            at=now - timedelta(hours=3),
+            actor=DEMO_ACTOR,
         )
-        await sittings_service.complete_mock(session, mock.id, DEMO_ACTOR)
-        await bank_service.set_version_status(session, version_id, "trial", DEMO_ACTOR)
-        await bank_service.set_version_status(session, version_id, "live", DEMO_ACTOR)
         await papers_service.assemble_for_sitting(
             session, settings, papers_service.AssemblyRequest(theory.id, blueprint.id, "per_candidate"), DEMO_ACTOR
         )
         return await _describe(session, batch)
+
+
+async def prove_through_mock(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    batch_id: int,
+    blueprint: Blueprint,
+    seating: list[tuple[Room, list[int]]],
+    title: str,
+    at: datetime,
+    actor: Actor,
+) -> None:
+    """R-BANK-3 done honestly: a mock exam from the blueprint's bank version is assembled and
+    completed, then the version goes to trial and live."""
+    version = await session.get(BankVersion, blueprint.bank_version_id)
+    assert version is not None
+    mock = await sittings_service.schedule_sitting(
+        session,
+        batch_id=batch_id,
+        occupation_id=version.occupation_id,
+        level=blueprint.level,
+        kind="mock",
+        title=title,
+        starts_at=at,
+        duration_minutes=90,
+        actor=actor,
+    )
+    for room, ids in seating:
+        await batch_service.seat_candidates(session, mock.id, room, ids)
+    await papers_service.assemble_for_sitting(
+        session, settings, papers_service.AssemblyRequest(mock.id, blueprint.id, "single"), actor
+    )
+    await sittings_service.complete_mock(session, mock.id, actor)
+    await bank_service.set_version_status(session, version.id, "trial", actor)
+    await bank_service.set_version_status(session, version.id, "live", actor)
 
 
 async def _seed_practice_sitting(db: Database, settings: Settings) -> list[str]:
@@ -303,17 +331,6 @@ async def seed_sitting(
                 session, "考点", f"{label} 第{index // room_size + 1}考场", seat_count=room_size, columns=6
             )
         )
-    mock = await sittings_service.schedule_sitting(
-        session,
-        batch_id=batch.id,
-        occupation_id=version.occupation_id,
-        level=4,
-        kind="mock",
-        title=f"{label} mock",
-        starts_at=moment - timedelta(hours=3),
-        duration_minutes=90,
-        actor=actor,
-    )
     sitting = await sittings_service.schedule_sitting(
         session,
         batch_id=batch.id,
@@ -325,16 +342,19 @@ async def seed_sitting(
         duration_minutes=duration_minutes,
         actor=actor,
     )
-    for number, room in enumerate(rooms):
-        ids = [p.id for p in people[number * room_size : (number + 1) * room_size]]
-        await batch_service.seat_candidates(session, mock.id, room, ids)
+    seating = [(room, [p.id for p in people[n * room_size : (n + 1) * room_size]]) for n, room in enumerate(rooms)]
+    for room, ids in seating:
         await batch_service.seat_candidates(session, sitting.id, room, ids)
-    await papers_service.assemble_for_sitting(
-        session, settings, papers_service.AssemblyRequest(mock.id, blueprint.id, "single"), actor
+    await prove_through_mock(
+        session,
+        settings,
+        batch_id=batch.id,
+        blueprint=blueprint,
+        seating=seating,
+        title=f"{label} mock",
+        at=moment - timedelta(hours=3),
+        actor=actor,
     )
-    await sittings_service.complete_mock(session, mock.id, actor)
-    await bank_service.set_version_status(session, version_id, "trial", actor)
-    await bank_service.set_version_status(session, version_id, "live", actor)
     await papers_service.assemble_for_sitting(
         session, settings, papers_service.AssemblyRequest(sitting.id, blueprint.id, "per_candidate"), actor
     )
