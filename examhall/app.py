@@ -44,6 +44,7 @@ from examhall.security.routes import LoginController, SessionApi
 from examhall.security.web import PrincipalMiddleware
 from examhall.sittings.examday import auto_submit_loop
 from examhall.sittings.pages import TerminalPages
+from examhall.sittings.progress import RoomProgress
 from examhall.sittings.routes import ExamDayStaffApi, TerminalApi
 
 log = logging.getLogger("examhall")
@@ -132,6 +133,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
     i18n.set_timezone(settings.timezone)
     db = Database(database_url, pool_size=settings.db_pool_size)
     bus = EventBus(db)
+    progress = RoomProgress(db, bus)
     passwords = Passwords(settings)
 
     background: list[asyncio.Task[None]] = []
@@ -140,6 +142,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         await bus.start()
         # R-CLOCK-5: attempts are submitted at E even if their terminal is gone.
         background.append(asyncio.create_task(auto_submit_loop(db, settings)))
+        background.append(asyncio.create_task(progress.run()))
 
     async def on_shutdown(app: Litestar) -> None:
         for task in background:
@@ -189,6 +192,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             "passwords": Provide(lambda: passwords, use_cache=True, sync_to_thread=False),
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "bus": Provide(lambda: bus, use_cache=True, sync_to_thread=False),
+            "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
         },
         middleware=[PrincipalMiddleware(db, settings)],

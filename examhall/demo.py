@@ -328,7 +328,11 @@ async def seed_sitting(
     for index in range(0, candidates, room_size):
         rooms.append(
             await batch_service.create_room(
-                session, "考点", f"{label} 第{index // room_size + 1}考场", seat_count=room_size, columns=6
+                session,
+                "考点",
+                f"{label} 第{index // room_size + 1}考场",
+                seat_count=room_size,
+                columns=min(6, room_size),
             )
         )
     sitting = await sittings_service.schedule_sitting(

@@ -9,6 +9,7 @@ from examhall.config import Settings
 from examhall.db import Database
 from examhall.events import EventBus
 from examhall.security.passwords import Passwords
+from examhall.sittings.progress import RoomProgress
 
 # The request's transaction: committed after the handler, rolled back on error.
 DbSession = NamedDependency[AsyncSession]
@@ -16,3 +17,4 @@ SettingsDep = NamedDependency[Settings]
 PasswordsDep = NamedDependency[Passwords]
 DatabaseDep = NamedDependency[Database]
 BusDep = NamedDependency[EventBus]
+ProgressDep = NamedDependency[RoomProgress]

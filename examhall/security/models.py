@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import func
@@ -111,7 +122,17 @@ class Terminal(Base):
     """
 
     __tablename__ = "terminals"
-    __table_args__ = (CheckConstraint("(seat_no IS NULL) = is_spare", name="seat_or_spare"),)
+    __table_args__ = (
+        CheckConstraint("(seat_no IS NULL) = is_spare", name="seat_or_spare"),
+        # One enrolled PC per seat at a time (migration 0003 creates it).
+        Index(
+            "uq_terminals_active_seat",
+            "room_id",
+            "seat_no",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL AND seat_no IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)

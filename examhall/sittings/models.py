@@ -92,6 +92,8 @@ class Attempt(Base):
     answered_count: Mapped[int] = mapped_column(Integer, default=0)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The terminal's live channel (websocket) is open now: shown on the invigilator's seat map.
+    online: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # Scoring at submission (R-SCORE-1); never shown to the candidate (R-SCORE-4).
     score: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
     max_score: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
@@ -166,3 +168,35 @@ class ErratumAck(Base):
     erratum_id: Mapped[int] = mapped_column(ForeignKey("errata.id"), primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), primary_key=True)
     acknowledged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+OUTAGE_SCOPES = ("seat", "room", "sitting")
+OUTAGE_CAUSES = ("power", "network", "system", "paper", "other")
+
+
+class Outage(Base):
+    """An outage declared by the chief (R-CLOCK-6), or a paper replacement (R-CLOCK-9, cause
+    "paper"): the clocks of the affected candidates stop from ``started_at`` to ``ended_at``.
+    Each affected attempt gets a paused/resumed event pair with ref ``outage-<id>``."""
+
+    __tablename__ = "outages"
+    __table_args__ = (
+        CheckConstraint("scope IN ('seat', 'room', 'sitting')", name="known_scope"),
+        CheckConstraint("cause IN ('power', 'network', 'system', 'paper', 'other')", name="known_cause"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    cause: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_by: Mapped[str] = mapped_column(String(128))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[str | None] = mapped_column(String(128))
+    # "resumed" (ended under the limit, time compensated) or "stopped" (the part was stopped and
+    # its candidates are to be rescheduled, R-CLOCK-6).
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    affected: Mapped[list[int]] = mapped_column(JSONB, default=list)

@@ -33,7 +33,7 @@ from litestar.status_codes import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.config import Settings
-from examhall.deps import BusDep, DatabaseDep, DbSession, SettingsDep
+from examhall.deps import BusDep, DatabaseDep, DbSession, ProgressDep, SettingsDep
 from examhall.events import Resync
 from examhall.i18n import N_, _, site_time
 from examhall.security import service as security_service
@@ -41,8 +41,9 @@ from examhall.security import terminals
 from examhall.security.models import Terminal
 from examhall.security.rules import ADMIN, CANDIDATE, CHIEF, INVIGILATOR
 from examhall.security.web import actor_of, client_ip, principal_of, requires, session_cookie
-from examhall.sittings import answers, examday
+from examhall.sittings import answers, examday, outages
 from examhall.sittings.models import Attempt, Sitting
+from examhall.sittings.progress import RoomProgress
 from examhall.sittings.service import SittingError
 from examhall.websocket import POLICY_VIOLATION, same_origin
 
@@ -88,6 +89,16 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "not_spare": (HTTP_400_BAD_REQUEST, N_("Choose an enrolled spare terminal.")),
     "other_room": (HTTP_400_BAD_REQUEST, N_("The spare terminal is in another room.")),
     "spare_taken": (HTTP_409_CONFLICT, N_("Another candidate works at that spare terminal.")),
+    "bad_scope": (HTTP_400_BAD_REQUEST, N_("Say what the outage affects: one seat, one room or the whole sitting.")),
+    "bad_cause": (HTTP_400_BAD_REQUEST, N_("Choose the cause: power, network, system, paper or other.")),
+    "not_open": (HTTP_409_CONFLICT, N_("This candidate's exam is not open.")),
+    "sitting_over": (HTTP_409_CONFLICT, N_("This sitting is already over.")),
+    "no_outage": (HTTP_404_NOT_FOUND, N_("This outage does not exist.")),
+    "outage_over": (HTTP_409_CONFLICT, N_("This outage has already ended; its candidates continued.")),
+    "limit_not_reached": (
+        HTTP_409_CONFLICT,
+        N_("The affected part can be stopped only once the outage has lasted 50 minutes."),
+    ),
 }
 # Refusals of single answers (sittings.answers and sittings.scoring codes).
 ANSWER_REFUSALS: dict[str, str] = {
@@ -254,6 +265,37 @@ class MoveJson(msgspec.Struct):
     terminal_id: int
 
 
+class OutageJson(msgspec.Struct):
+    scope: str
+    cause: str
+    room_id: int | None = None
+    attempt_id: int | None = None
+    note: str = ""
+
+
+class StopJson(msgspec.Struct):
+    reason: str
+
+
+def outage_out(view: outages.OutageView) -> dict[str, Any]:
+    o = view.outage
+    return {
+        "id": o.id,
+        "scope": o.scope,
+        "room_id": o.room_id,
+        "attempt_id": o.attempt_id,
+        "cause": o.cause,
+        "note": o.note,
+        "started_at": o.started_at.isoformat(),
+        "ended_at": o.ended_at.isoformat() if o.ended_at else None,
+        "outcome": o.outcome,
+        "affected": len(o.affected),
+        "elapsed_s": round(view.elapsed.total_seconds(), 3),
+        "limit_s": view.limit.total_seconds(),
+        "limit_reached": view.limit_reached,
+    }
+
+
 def _save_out(result: answers.SaveResult) -> dict[str, Any]:
     if result.ok:
         return {
@@ -376,6 +418,7 @@ class TerminalApi(Controller):
         db_session: DbSession,
         settings: SettingsDep,
         db: DatabaseDep,
+        progress: ProgressDep,
         position: FromPath[int],
         data: JSONBody[AnswerJson],
     ) -> Response[Any]:
@@ -387,6 +430,8 @@ class TerminalApi(Controller):
         attempt, _sitting = ctx
         paper = await examday.candidate_paper(db_session, settings, attempt.paper_id)
         result = await answers.save_answer(db, attempt.id, paper, position, data.response, data.flagged, data.seq, now)
+        if result.ok:
+            progress.note(attempt.room_id, attempt.id)
         status = HTTP_200_OK if result.ok else HTTP_409_CONFLICT
         if not result.ok and result.code in ANSWER_REFUSALS and result.code not in answers.MESSAGES:
             status = HTTP_422_UNPROCESSABLE_ENTITY
@@ -438,7 +483,14 @@ class TerminalApi(Controller):
         return {"ok": True}
 
     @websocket("/attempt/ws", guards=[requires(CANDIDATE)])
-    async def live(self, socket: WebSocket[Any, Any, Any], db: DatabaseDep, bus: BusDep, settings: SettingsDep) -> None:
+    async def live(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        db: DatabaseDep,
+        bus: BusDep,
+        settings: SettingsDep,
+        progress: ProgressDep,
+    ) -> None:
         """The terminal's live channel: clock every few seconds and on every event, errata, forced
         submission; answers may be saved over it (``{"t": "save", ...}`` → ``ack``/``refused``)."""
         if not same_origin(socket):
@@ -450,19 +502,34 @@ class TerminalApi(Controller):
         if isinstance(ctx, Response):
             await socket.close(code=POLICY_VIOLATION, reason="not at your seat")
             return
-        attempt_id, sitting_id = ctx[0].id, ctx[1].id
+        attempt_id, sitting_id, room_id = ctx[0].id, ctx[1].id, ctx[0].room_id
         name = principal_of(socket).display_name
         await socket.accept()
-        await AttemptChannel(socket, db, settings, attempt_id, sitting_id, name).run(bus)
+        channel = AttemptChannel(socket, db, settings, attempt_id, sitting_id, name, progress, room_id)
+        await progress.set_online(room_id, attempt_id, True)
+        try:
+            await channel.run(bus)
+        finally:
+            with contextlib.suppress(Exception):
+                await progress.set_online(room_id, attempt_id, False)
 
 
 class AttemptChannel:
     """One terminal's websocket: sends state, receives saves."""
 
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], db: Any, settings: Settings, attempt_id: int, sitting_id: int, name: str
+        self,
+        socket: WebSocket[Any, Any, Any],
+        db: Any,
+        settings: Settings,
+        attempt_id: int,
+        sitting_id: int,
+        name: str,
+        progress: RoomProgress,
+        room_id: int,
     ) -> None:
         self.socket, self.db, self.settings = socket, db, settings
+        self.progress, self.room_id = progress, room_id
         self.attempt_id, self.sitting_id, self.name = attempt_id, sitting_id, name
         self.paper: examday.CandidatePaper | None = None
         self.send_lock = asyncio.Lock()
@@ -524,6 +591,8 @@ class AttemptChannel:
             seq if isinstance(seq, int) and not isinstance(seq, bool) else -1,
             now,
         )
+        if result.ok:
+            self.progress.note(self.room_id, self.attempt_id)
         await self.send(_save_out(result))
 
     async def receive_loop(self) -> None:
@@ -627,6 +696,82 @@ class ExamDayStaffApi(Controller):
         except SittingError as exc:
             return refusal(exc.code, reason=str(exc))
         return Response({"attempt_id": attempt.id, "terminal_id": attempt.terminal_id, "state": attempt.state})
+
+    @post("/sittings/{sitting_id:int}/outages", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def declare_outage(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        sitting_id: FromPath[int],
+        data: JSONBody[OutageJson],
+    ) -> Response[Any]:
+        """Declare an outage (R-CLOCK-6) or a paper replacement (cause "paper", R-CLOCK-9) for a
+        seat (``attempt_id``), a room (``room_id``) or the whole sitting: the clocks stop now."""
+        now = now_utc()
+        try:
+            outage = await outages.declare_outage(
+                db_session,
+                sitting_id,
+                scope=data.scope,
+                cause=data.cause,
+                room_id=data.room_id,
+                attempt_id=data.attempt_id,
+                note=data.note,
+                actor=actor_of(request),
+                now=now,
+            )
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        views = await outages.outages_of(db_session, sitting_id, now)
+        return Response(outage_out(next(v for v in views if v.outage.id == outage.id)))
+
+    @get("/sittings/{sitting_id:int}/outages", guards=[requires(INVIGILATOR)])
+    async def list_outages(self, db_session: DbSession, sitting_id: FromPath[int]) -> dict[str, Any]:
+        """Every outage of the sitting with the time toward the 50-minute limit (R-CLOCK-6)."""
+        now = now_utc()
+        views = await outages.outages_of(db_session, sitting_id, now)
+        return {"server_now": now.isoformat(), "outages": [outage_out(v) for v in views]}
+
+    @post("/outages/{outage_id:int}/end", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def end_outage(
+        self, request: Request[Any, Any, Any], db_session: DbSession, outage_id: FromPath[int]
+    ) -> Response[Any]:
+        """The outage is resolved: clocks run again, each affected E extended by the time lost."""
+        now = now_utc()
+        try:
+            outage = await outages.end_outage(db_session, outage_id, actor_of(request), now)
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        views = await outages.outages_of(db_session, outage.sitting_id, now)
+        return Response(outage_out(next(v for v in views if v.outage.id == outage.id)))
+
+    @post("/outages/{outage_id:int}/stop", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def stop_part(
+        self, request: Request[Any, Any, Any], db_session: DbSession, outage_id: FromPath[int]
+    ) -> Response[Any]:
+        """After 50 minutes (R-CLOCK-6): stop the affected part; its candidates are to be rescheduled."""
+        now = now_utc()
+        try:
+            outage = await outages.stop_affected_part(db_session, outage_id, actor_of(request), now)
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        views = await outages.outages_of(db_session, outage.sitting_id, now)
+        return Response(outage_out(next(v for v in views if v.outage.id == outage.id)))
+
+    @post("/sittings/{sitting_id:int}/stop", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def stop_sitting(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        sitting_id: FromPath[int],
+        data: JSONBody[StopJson],
+    ) -> Response[Any]:
+        """A major incident stops the sitting (R-INC-6): every candidate is to be rescheduled."""
+        try:
+            stopped = await outages.stop_sitting(db_session, sitting_id, data.reason, actor_of(request), now_utc())
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        return Response({"sitting_id": sitting_id, "rescheduled": stopped})
 
     @post("/sittings/{sitting_id:int}/errata", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
     async def erratum(
