@@ -31,6 +31,7 @@ from examhall import i18n, models  # noqa: F401 - all tables registered before t
 from examhall.bank.pages import BankPages
 from examhall.bank.routes import BankApi
 from examhall.config import Settings, load_settings
+from examhall.console.chief_pages import ChiefConsole
 from examhall.console.pages import ExamDayPages
 from examhall.console.routes import NoticeController
 from examhall.db import Database, database_url_from_env
@@ -182,6 +183,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             TerminalApi,
             ExamDayStaffApi,
             ExamDayPages,
+            ChiefConsole,
             TerminalPages,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False

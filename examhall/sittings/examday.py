@@ -702,3 +702,45 @@ async def refused_saves(session: AsyncSession, sitting_id: int, limit: int = 100
         .limit(limit)
     )
     return [RefusedSave(r.received_at, seat, name, r.position, r.response, r.reason) for r, seat, name in rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomOverview:
+    room_id: int
+    room_name: str
+    seated: int
+    checked_in: int
+    working: int
+    paused: int
+    submitted: int
+    other_closed: int
+
+    @property
+    def not_arrived(self) -> int:
+        return self.seated - self.checked_in
+
+
+async def sitting_overview(session: AsyncSession, sitting_id: int) -> list[RoomOverview]:
+    """Per room of the sitting: seated, checked in, working, paused, handed in (chief console)."""
+    state = Attempt.state
+    rows = await session.execute(
+        select(
+            Room.id,
+            Room.name,
+            func.count(SeatAssignment.id),
+            func.count(Attempt.id),
+            func.count(Attempt.id).filter(state == "running"),
+            func.count(Attempt.id).filter(state == "paused"),
+            func.count(Attempt.id).filter(Attempt.outcome.in_(("submitted", "auto_submitted"))),
+            func.count(Attempt.id).filter(state == "closed", Attempt.outcome.not_in(("submitted", "auto_submitted"))),
+        )
+        .join(SeatAssignment, SeatAssignment.room_id == Room.id)
+        .outerjoin(
+            Attempt,
+            (Attempt.sitting_id == SeatAssignment.sitting_id) & (Attempt.candidate_id == SeatAssignment.candidate_id),
+        )
+        .where(SeatAssignment.sitting_id == sitting_id)
+        .group_by(Room.id, Room.name)
+        .order_by(Room.name)
+    )
+    return [RoomOverview(*row) for row in rows]
