@@ -513,21 +513,7 @@ async def submit_attempt(
     answers = await saved_answers(session, attempt.id)
     responses = {pos: a.response for pos, a in answers.items()}
     paper = await candidate_paper(session, settings, attempt.paper_id)
-    voided = sitting.voided_items or {}
-    score = score_attempt(
-        [
-            ScoringItem(
-                position=it.position,
-                type=it.type,
-                key=it.key,
-                points=it.points,
-                scoring=it.scoring,
-                voided=voided.get(str(it.revision_id)),
-            )
-            for it in paper.items
-        ],
-        responses,
-    )
+    score = score_attempt(scoring_items(paper, sitting), responses)
     attempt.score, attempt.max_score, attempt.scored_at = score.total, score.max_total, now
     attempt.answered_count = score.answered
     candidate = await session.get(Candidate, attempt.candidate_id)
@@ -552,6 +538,74 @@ async def submit_attempt(
         at=now,
     )
     return Submission(attempt, code, already=False)
+
+
+def scoring_items(paper: CandidatePaper, sitting: Sitting) -> list[ScoringItem]:
+    """The paper as scored: keys, points, the blueprint's rule and the chief's voidings (R-INC-4)."""
+    voided = sitting.voided_items or {}
+    return [
+        ScoringItem(
+            position=it.position,
+            type=it.type,
+            key=it.key,
+            points=it.points,
+            scoring=it.scoring,
+            voided=voided.get(str(it.revision_id)),
+        )
+        for it in paper.items
+    ]
+
+
+async def void_item(
+    session: AsyncSession,
+    settings: Settings,
+    sitting_id: int,
+    revision_id: int,
+    policy: str,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """R-INC-4: the chief voids a faulty item for the sitting — scored for nobody or for everybody.
+    Attempts already scored are scored again; returns how many. Voiding twice with the same
+    policy changes nothing; a different policy replaces the first."""
+    if policy not in ("nobody", "everybody"):
+        raise SittingError("policy: nobody or everybody", "bad_policy")
+    sitting = await session.get(Sitting, sitting_id, with_for_update=True)
+    if sitting is None:
+        raise SittingError(f"sitting {sitting_id} does not exist", "no_sitting")
+    paper_ids = list(
+        await session.scalars(
+            select(Attempt.paper_id).where(Attempt.sitting_id == sitting_id, Attempt.started_at.is_not(None))
+        )
+    )
+    papers = [await candidate_paper(session, settings, pid) for pid in sorted(set(paper_ids))]
+    if papers and not any(it.revision_id == revision_id for p in papers for it in p.items):
+        raise SittingError("no paper of this sitting contains that item", "not_in_papers")
+    if (sitting.voided_items or {}).get(str(revision_id)) == policy:
+        return 0
+    sitting.voided_items = {**(sitting.voided_items or {}), str(revision_id): policy}
+    await session.flush()
+    rescored = 0
+    for attempt in await session.scalars(
+        select(Attempt).where(Attempt.sitting_id == sitting_id, Attempt.scored_at.is_not(None)).with_for_update()
+    ):
+        answers = await saved_answers(session, attempt.id)
+        paper = await candidate_paper(session, settings, attempt.paper_id)
+        score = score_attempt(scoring_items(paper, sitting), {pos: a.response for pos, a in answers.items()})
+        attempt.score, attempt.max_score = score.total, score.max_total
+        rescored += 1
+    await audit.record(
+        session,
+        actor=actor.name,
+        actor_user_id=actor.user_id,
+        action="item_voided",
+        object_type="sitting",
+        object_id=sitting_id,
+        detail={"revision_id": revision_id, "policy": policy, "rescored": rescored},
+        ip=actor.ip,
+        at=now,
+    )
+    return rescored
 
 
 async def verify_receipt(session: AsyncSession, settings: Settings, code: str) -> tuple[str, Attempt | None]:

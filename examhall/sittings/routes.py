@@ -94,6 +94,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "not_open": (HTTP_409_CONFLICT, N_("This candidate's exam is not open.")),
     "sitting_over": (HTTP_409_CONFLICT, N_("This sitting is already over.")),
     "no_outage": (HTTP_404_NOT_FOUND, N_("This outage does not exist.")),
+    "bad_policy": (HTTP_400_BAD_REQUEST, N_("A voided item is scored for nobody or for everybody.")),
+    "not_in_papers": (HTTP_404_NOT_FOUND, N_("No paper of this sitting contains that item.")),
     "outage_over": (HTTP_409_CONFLICT, N_("This outage has already ended; its candidates continued.")),
     "limit_not_reached": (
         HTTP_409_CONFLICT,
@@ -275,6 +277,11 @@ class OutageJson(msgspec.Struct):
 
 class StopJson(msgspec.Struct):
     reason: str
+
+
+class VoidJson(msgspec.Struct):
+    revision_id: int
+    policy: str
 
 
 def outage_out(view: outages.OutageView) -> dict[str, Any]:
@@ -772,6 +779,25 @@ class ExamDayStaffApi(Controller):
         except SittingError as exc:
             return refusal(exc.code, reason=str(exc))
         return Response({"sitting_id": sitting_id, "rescheduled": stopped})
+
+    @post("/sittings/{sitting_id:int}/voided-items", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def void_item(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        sitting_id: FromPath[int],
+        data: JSONBody[VoidJson],
+    ) -> Response[Any]:
+        """Void a faulty item for the sitting (R-INC-4): scored for nobody or for everybody;
+        attempts already scored are scored again."""
+        try:
+            rescored = await examday.void_item(
+                db_session, settings, sitting_id, data.revision_id, data.policy, actor_of(request), now_utc()
+            )
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        return Response({"revision_id": data.revision_id, "policy": data.policy, "rescored": rescored})
 
     @post("/sittings/{sitting_id:int}/errata", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
     async def erratum(
