@@ -55,6 +55,21 @@ MESSAGES: Final = {
 }
 
 
+async def log_refusal(
+    db: Database, attempt_id: int, position: object, response: object, seq: object, reason: str, now: datetime
+) -> None:
+    """Keep a refused save for the invigilators, whatever shape it arrived in."""
+    pos = (
+        position
+        if isinstance(position, int) and not isinstance(position, bool) and -32768 <= position <= 32767
+        else None
+    )
+    number = seq if isinstance(seq, int) and not isinstance(seq, bool) and abs(seq) < MAX_SEQ else None
+    pool = await db.raw_pool()
+    async with pool.acquire() as conn:
+        await conn.execute(_REJECT, attempt_id, pos, str(response)[:64], number, reason, now)
+
+
 @dataclasses.dataclass(frozen=True)
 class SaveResult:
     ok: bool
@@ -78,35 +93,17 @@ async def save_answer(
     now: datetime,
 ) -> SaveResult:
     """Validate and store one answer; ``ok`` only once it is committed."""
-    pool = await db.raw_pool()
     item = paper.item(position)
-    code: str | None = None
-    response = ""
-    if item is None:
-        code = "no_such_question"
-    elif not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < MAX_SEQ:
-        code = "bad_seq"
-    else:
-        try:
-            response = normalise_response(item.type, len(item.options), raw_response)
-        except AnswerRefused as exc:
-            code = exc.code
-            message = str(exc)
-            async with pool.acquire() as conn:
-                await conn.execute(_REJECT, attempt_id, position, raw_response[:64], seq, code, now)
-            return SaveResult(False, position, seq, code=code, message=message)
-    if code is not None:
-        async with pool.acquire() as conn:
-            await conn.execute(
-                _REJECT,
-                attempt_id,
-                position if -32768 <= position <= 32767 else None,
-                raw_response[:64],
-                seq if isinstance(seq, int) and not isinstance(seq, bool) and abs(seq) < MAX_SEQ else None,
-                code,
-                now,
-            )
+    if item is None or not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < MAX_SEQ:
+        code = "no_such_question" if item is None else "bad_seq"
+        await log_refusal(db, attempt_id, position, raw_response, seq, code, now)
         return SaveResult(False, position, seq if isinstance(seq, int) else 0, code=code, message=MESSAGES[code])
+    try:
+        response = normalise_response(item.type, len(item.options), raw_response)
+    except AnswerRefused as exc:
+        await log_refusal(db, attempt_id, position, raw_response, seq, exc.code, now)
+        return SaveResult(False, position, seq, code=exc.code, message=str(exc))
+    pool = await db.raw_pool()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(_UPSERT, attempt_id, position, response, bool(flagged), seq, now)
         assert row is not None  # the statement always returns one row

@@ -560,6 +560,9 @@ class AttemptChannel:
         now = now_utc()
         position, seq = message.get("position"), message.get("seq")
         if not isinstance(position, int) or isinstance(position, bool):
+            await answers.log_refusal(
+                self.db, self.attempt_id, position, message.get("response", ""), seq, "no_such_question", now
+            )
             await self.send(
                 {
                     "t": "refused",
@@ -576,6 +579,9 @@ class AttemptChannel:
                 attempt = await session.get(Attempt, self.attempt_id)
                 assert attempt is not None
                 if attempt.started_at is None:
+                    await answers.log_refusal(
+                        self.db, self.attempt_id, position, message.get("response", ""), seq, "not_started", now
+                    )
                     await self.send(
                         {
                             "t": "refused",
