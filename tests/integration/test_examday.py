@@ -464,7 +464,7 @@ def test_websocket_saves_are_acknowledged_and_the_clock_is_the_servers(
         ws.send(json.dumps({"t": "save", "position": 99, "response": "T", "seq": 3}))
         assert ws_reply(ws)["code"] == "no_such_question"
         ws.send(json.dumps({"t": "save", "position": "1", "response": "F", "seq": 4}))
-        assert ws_reply(ws)["code"] == "no_such_question"  # malformed position (not logged: see report)
+        assert ws_reply(ws)["code"] == "no_such_question"  # malformed position, logged too
         ws.send(json.dumps({"t": "sync"}))
         synced = ws_reply(ws, ("state",))
         assert when(synced["clock"]["server_now"]) > server_now
@@ -473,7 +473,7 @@ def test_websocket_saves_are_acknowledged_and_the_clock_is_the_servers(
         assert when(ws_reply(ws, ("pong",))["server_now"]) >= when(synced["clock"]["server_now"])
     assert answers_in_db(clean_db) == {1: "T"}
     reasons = [r["reason"] for r in sql(clean_db, "SELECT reason FROM rejected_answers ORDER BY id")]
-    assert reasons == ["stale", "judge_true_false", "no_such_question"]
+    assert reasons == ["stale", "judge_true_false", "no_such_question", "no_such_question"]
 
 
 # --- resume (R-CLOCK-7) -------------------------------------------------------------------------------
