@@ -45,6 +45,22 @@ def test_openapi_schema_lists_the_api(client: httpx.Client) -> None:
     schema = client.get("/schema/openapi.json").json()
     assert schema["info"]["title"] == "examhall"
     assert {"/api/v1/login", "/api/v1/me", "/api/v1/notices", "/healthz"} <= set(schema["paths"])
+    # Everything an exam-room terminal does is in the API (issue "Exam day", item 8).
+    terminal = {
+        "/api/v1/terminal/enroll",
+        "/api/v1/terminal",
+        "/api/v1/candidate/login",
+        "/api/v1/attempt",
+        "/api/v1/attempt/start",
+        "/api/v1/attempt/paper",
+        "/api/v1/attempt/answers/{position}",
+        "/api/v1/attempt/submit",
+        "/api/v1/attempt/errata/{erratum_id}/ack",
+        "/api/v1/sittings/{sitting_id}/checkin",
+        "/api/v1/sittings/{sitting_id}/outages",
+        "/api/v1/outages/{outage_id}/end",
+    }
+    assert terminal <= set(schema["paths"]), terminal - set(schema["paths"])
 
 
 def test_language_switch_turns_the_page_english_and_back(client: httpx.Client) -> None:
