@@ -723,10 +723,42 @@ async def auto_submit_round(db: Database, settings: Settings, now: datetime) -> 
     return len(due)
 
 
+async def close_barred(session: AsyncSession, now: datetime) -> int:
+    """R-CLOCK-2: a checked-in candidate who has not opened the paper by the start deadline
+    (S + 30 min, moved by pauses) is absent (缺考): the attempt closes as "barred". Idempotent."""
+    due = list(
+        await session.scalars(
+            select(Attempt)
+            .join(Sitting, Sitting.id == Attempt.sitting_id)
+            .where(
+                Attempt.state == "checked_in",
+                Sitting.starts_at + RULES.late_start_limit <= now,
+            )
+            .with_for_update(of=Attempt, skip_locked=True)
+        )
+    )
+    closed = 0
+    for attempt in due:
+        sitting = await session.get(Sitting, attempt.sitting_id)
+        assert sitting is not None
+        state = await clock_of(session, attempt, sitting, now)
+        if state.phase != clk.Phase.BARRED:
+            continue  # a pause moved the deadline
+        attempt.state, attempt.outcome, attempt.closed_at = "closed", "barred", now
+        publish_after_commit(
+            session, f"room:{attempt.room_id}", {"attempt": attempt.id, "seat": attempt.seat_no, "kind": "barred"}
+        )
+        closed += 1
+    return closed
+
+
 async def auto_submit_loop(db: Database, settings: Settings, interval: float = 1.0) -> None:
     while True:
         try:
-            await auto_submit_round(db, settings, datetime.now(UTC))
+            now = datetime.now(UTC)
+            await auto_submit_round(db, settings, now)
+            async with db.session() as session:
+                await close_barred(session, now)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the loop alive; the next round retries
