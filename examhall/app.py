@@ -33,6 +33,7 @@ from examhall.bank.routes import BankApi
 from examhall.config import Settings, load_settings
 from examhall.console.chief_pages import ChiefConsole
 from examhall.console.pages import ExamDayPages
+from examhall.console.room_pages import RoomConsole
 from examhall.console.routes import NoticeController
 from examhall.db import Database, database_url_from_env
 from examhall.events import EventBus
@@ -184,6 +185,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             ExamDayStaffApi,
             ExamDayPages,
             ChiefConsole,
+            RoomConsole,
             TerminalPages,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False

@@ -266,7 +266,7 @@ async def check_in(session: AsyncSession, sitting_id: int, candidate_id: int, ac
     try:
         clk.clock_at(schedule_of(sitting), [clk.AttemptEvent(clk.EventKind.CHECKED_IN, now)], now, RULES)
     except ValueError as exc:
-        code = "too_early" if now < sitting.starts_at else "barred"
+        code = "checkin_not_open" if now < sitting.starts_at else "barred"
         raise SittingError(str(exc), code) from exc
     paper = await session.get(Paper, paper_id)
     assert paper is not None
@@ -369,7 +369,7 @@ async def admit_at_terminal(
         )
         return None, ("not_checked_in" if seat is not None else "no_sitting"), {}
     if attempt.state == "closed":
-        return attempt, "closed", {}
+        return attempt, ("barred" if attempt.outcome == "barred" else "closed"), {}
     if not seat_matches(attempt, terminal):
         return attempt, "wrong_seat", {"seat": await seat_label(session, attempt)}
     return attempt, None, {}

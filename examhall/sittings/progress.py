@@ -1,7 +1,7 @@
 """Live progress of the seats for the invigilators' consoles, kept off the answer hot path.
 
 A save does not publish anything itself: it notes (room, attempt) in this worker's
-``RoomProgress``; every 200 ms the worker refreshes those attempts' answered count and last
+``RoomProgress``; every 100 ms the worker refreshes those attempts' answered count and last
 activity in one statement and publishes one small ``room:<id>`` event per room that changed
 (ARCHITECTURE "The hot path": coalesce, publish after the commit, small signals only).
 """
@@ -17,7 +17,7 @@ from examhall.events import EventBus
 
 log = logging.getLogger("examhall.sittings")
 
-FLUSH_SECONDS: Final = 0.2
+FLUSH_SECONDS: Final = 0.1
 
 _REFRESH: Final = """
 UPDATE attempts AS a

@@ -66,6 +66,7 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "closed": (HTTP_409_CONFLICT, N_("Your exam has ended. Your answers were handed in.")),
     "wrong_seat": (HTTP_403_FORBIDDEN, N_("This is not your seat. Please go to seat %(seat)s.")),
     "too_early": (HTTP_409_CONFLICT, N_("You may hand in from %(opens)s (30 minutes before your end time).")),
+    "checkin_not_open": (HTTP_409_CONFLICT, N_("Check-in opens 20 minutes before the start.")),
     "paused": (HTTP_409_CONFLICT, N_("The exam is paused. Please wait; your time is stopped.")),
     "not_yet": (HTTP_409_CONFLICT, N_("The exam has not started yet.")),
     "barred": (HTTP_409_CONFLICT, N_("More than 30 minutes have passed since the start: you can no longer start.")),

@@ -247,7 +247,7 @@ def test_invigilators_check_in_by_ticket_or_id_number(
 
 
 @pytest.mark.parametrize(
-    ("starts_in", "code"), [(timedelta(minutes=25), "too_early"), (-timedelta(minutes=31), "barred")]
+    ("starts_in", "code"), [(timedelta(minutes=25), "checkin_not_open"), (-timedelta(minutes=31), "barred")]
 )
 def test_check_in_opens_at_s_minus_20_and_closes_at_s_plus_30(
     browser: Callable[[], httpx.Client], clean_db: str, test_settings: Settings, starts_in: timedelta, code: str
