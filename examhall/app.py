@@ -32,6 +32,7 @@ from examhall.bank.pages import BankPages
 from examhall.bank.routes import BankApi
 from examhall.config import Settings, load_settings
 from examhall.console.chief_pages import ChiefConsole
+from examhall.console.incident_routes import IncidentApi, IncidentPages
 from examhall.console.pages import ExamDayPages
 from examhall.console.room_pages import RoomConsole
 from examhall.console.routes import NoticeController
@@ -185,6 +186,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             ExamDayStaffApi,
             ExamDayPages,
             ChiefConsole,
+            IncidentApi,
+            IncidentPages,
             RoomConsole,
             TerminalPages,
             create_static_files_router(
