@@ -236,6 +236,10 @@ async def _seed_practice_sitting(db: Database, settings: Settings) -> list[str]:
             f"{', '.join(c.name for c in candidates[:3])} checked in at seats 1-3; "
             f"{candidates[3].name} waits for check-in at /sittings/{practice.id}/checkin"
         ]
+        facts.append(
+            f"consoles: invigilator /console/sittings/{practice.id}/rooms/{room.id}, "
+            f"chief /console/sittings/{practice.id}/chief, incident log /console/sittings/{practice.id}/rooms/{room.id}/incidents"
+        )
         admin = Actor("admin")
         for seat_no in range(1, len(candidates) + 1):
             code = await terminals.issue_code(session, room.id, seat_no, admin, now)
