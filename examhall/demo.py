@@ -238,7 +238,8 @@ async def _seed_practice_sitting(db: Database, settings: Settings) -> list[str]:
         ]
         facts.append(
             f"consoles: invigilator /console/sittings/{practice.id}/rooms/{room.id}, "
-            f"chief /console/sittings/{practice.id}/chief, incident log /console/sittings/{practice.id}/rooms/{room.id}/incidents"
+            f"chief /console/sittings/{practice.id}/chief, "
+            f"incident log /console/sittings/{practice.id}/rooms/{room.id}/incidents"
         )
         admin = Actor("admin")
         for seat_no in range(1, len(candidates) + 1):
