@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
@@ -87,27 +88,21 @@ class ChiefConsole(Controller):
             "limit_minutes": int(examday.RULES.outage_limit.total_seconds() // 60),
         }
 
-    async def _sitting(self, db_session: DbSession, sitting_id: int) -> Sitting | Template:
+    async def _sitting(self, db_session: DbSession, sitting_id: int) -> Sitting:
         sitting = await db_session.get(Sitting, sitting_id)
         if sitting is None:
-            return Template(
-                "error.html", context={"status": 404, "message": _("This sitting does not exist.")}, status_code=404
-            )
+            raise NotFoundException("no such sitting")  # the app's handler shows the 404 page
         return sitting
 
     @get("/{sitting_id:int}/chief")
     async def page(self, db_session: DbSession, settings: SettingsDep, sitting_id: FromPath[int]) -> Template:
         sitting = await self._sitting(db_session, sitting_id)
-        if isinstance(sitting, Template):
-            return sitting
         return Template("console/chief.html", context=await self._context(db_session, settings, sitting))
 
     @get("/{sitting_id:int}/chief/live")
     async def live(self, db_session: DbSession, settings: SettingsDep, sitting_id: FromPath[int]) -> Template:
         """The rooms and outages panel, refreshed every few seconds by htmx."""
         sitting = await self._sitting(db_session, sitting_id)
-        if isinstance(sitting, Template):
-            return sitting
         return Template("console/_chief_live.html", context=await self._context(db_session, settings, sitting))
 
     @post("/{sitting_id:int}/chief/outages", status_code=HTTP_200_OK)
@@ -120,8 +115,6 @@ class ChiefConsole(Controller):
         data: URLEncodedBody[OutageForm],
     ) -> Template:
         sitting = await self._sitting(db_session, sitting_id)
-        if isinstance(sitting, Template):
-            return sitting
         room_id: int | None = int(data.room_id) if data.room_id.isdigit() else None
         attempt_id: int | None = None
         message = None
@@ -154,8 +147,6 @@ class ChiefConsole(Controller):
         action: FromPath[str],
     ) -> Template:
         sitting = await self._sitting(db_session, sitting_id)
-        if isinstance(sitting, Template):
-            return sitting
         message = None
         try:
             if action == "end":
@@ -194,8 +185,6 @@ class ChiefConsole(Controller):
         data: URLEncodedBody[TextForm],
     ) -> Template:
         sitting = await self._sitting(db_session, sitting_id)
-        if isinstance(sitting, Template):
-            return sitting
         message = None
         try:
             count = await outages.stop_sitting(db_session, sitting.id, data.text, actor_of(request), datetime.now(UTC))
