@@ -122,11 +122,12 @@ def test_staff_notice_reaches_another_browser_live(
     assert sent.value.status == 400
     assert sql(pg_url, "SELECT count(*) AS n FROM staff_notices")[0]["n"] == 0
 
-    # The real notice, sent with Enter, shows on the other desk within 3 s, without a reload.
+    # The real notice, sent with Enter, shows on the other desk within seconds, without a reload
+    # (5 s: once, on a loaded 2-core CI machine, 3 s were not enough).
     box.fill(NOTICE)
     box.press("Enter")
     seen = invigilator.page.locator("#notices li.notice")
-    expect(seen).to_have_count(1, timeout=3_000)
+    expect(seen).to_have_count(1, timeout=5_000)
     expect(seen.first).to_contain_text(NOTICE)
     expect(seen.first).to_contain_text("Wangjing")
     assert invigilator.page.evaluate("window.__notReloaded") is True
