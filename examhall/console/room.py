@@ -26,6 +26,7 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.batches.models import Candidate, Room, SeatAssignment
+from examhall.console import incidents
 from examhall.events import publish_after_commit
 from examhall.security import audit
 from examhall.security.models import AuditEntry, Terminal
@@ -98,6 +99,7 @@ class SeatTile:
     terminal_id: int | None = None  # spare tiles: the terminal; seat tiles: the spare moved to
     spare_label: str | None = None
     from_seat: int | None = None  # spare tiles: the seat its candidate came from
+    incidents: int = 0  # entries of the room log with a consequence or an investigation (R-INC-1)
 
     @property
     def is_spare(self) -> bool:
@@ -485,6 +487,9 @@ async def _build(
             )
         elif wanted is None:
             tiles.append(_free_spare_tile(spare))
+    flags = await incidents.open_flags(session, sitting_id, room_id)
+    if flags:
+        tiles = [dataclasses.replace(t, incidents=flags[t.attempt_id]) if t.attempt_id in flags else t for t in tiles]
     held = {terminal_id: s.attempt.id for terminal_id, s in occupant.items() if s.attempt is not None}
     return tiles, [Spare(t.id, t.label, held.get(t.id)) for t in spares]
 

@@ -118,6 +118,7 @@ def tile_json(tile: rooms.SeatTile) -> dict[str, Any]:
         "from_seat": tile.from_seat,
         "status": tile.status,
         "status_text": _(STATUS_LABELS[tile.status]),
+        "incidents": tile.incidents,
         "candidate": None
         if tile.candidate_id is None
         else {"id": tile.candidate_id, "name": tile.name, "ticket": tile.ticket},

@@ -117,6 +117,10 @@ def test_level_1_and_2_cancel_the_subject_without_a_bar(hall: Hall) -> None:
     assert hall.consequences(2)["consequence"]["counts_as_cheating"] is True  # type: ignore[index]
     assert hall.bars(1)["bars"] == [] and hall.bars(2)["bars"] == []
     assert audit_actions(hall.url) == ["incident_recorded", "incident_recorded"]
+    # The seat map flags both seats (R-INC-1: open incidents show on the console).
+    room = api(hall.invigilator, "GET", f"/api/v1/console/sittings/{hall.site.sitting_id}/rooms/{hall.site.room_id}")
+    flags = {t["seat_no"]: t["incidents"] for t in room.json()["tiles"] if t["seat_no"] in (1, 2, 3)}
+    assert flags == {1: 1, 2: 1, 3: 0}
 
 
 def test_level_3_cancels_all_and_bars_the_candidate_until_31_december(hall: Hall, test_settings: Settings) -> None:
