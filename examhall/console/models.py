@@ -102,3 +102,19 @@ class Bar(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConsolePresence(Base):
+    """An invigilator's open room console (R-REG-5: the console warns when fewer than the room
+    needs are watching). A row per open websocket, refreshed by its keep-alive; rows not seen
+    for a while (a worker that died) no longer count."""
+
+    __tablename__ = "console_presence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), index=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

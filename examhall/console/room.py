@@ -22,11 +22,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.batches.models import Candidate, Room, SeatAssignment
 from examhall.console import incidents
+from examhall.console.models import ConsolePresence
 from examhall.events import publish_after_commit
 from examhall.security import audit
 from examhall.security.models import AuditEntry, Terminal
@@ -155,6 +156,12 @@ class RoomView:
     checkin_opens_at: datetime
     start_deadline: datetime  # S + 30 min for the room (R-CLOCK-2)
     spares: list[Spare]
+    invigilators: list[str] = dataclasses.field(default_factory=list)  # at the room console now
+
+    @property
+    def understaffed(self) -> bool:
+        """R-REG-5: fewer invigilators at the console than the room needs."""
+        return len(self.invigilators) < self.summary.invigilators_needed
 
     @property
     def seat_tiles(self) -> list[SeatTile]:
@@ -555,7 +562,47 @@ async def room_view(session: AsyncSession, sitting_id: int, room_id: int, now: d
         checkin_opens_at=room_checkin_opens_at(sitting),
         start_deadline=room_start_deadline(sitting),
         spares=spares,
+        invigilators=await invigilators_present(session, sitting_id, room_id, now),
     )
+
+
+PRESENCE_FRESH: Final = timedelta(seconds=70)  # > two keep-alives: a dead worker's rows fade out
+
+
+async def invigilators_present(session: AsyncSession, sitting_id: int, room_id: int, now: datetime) -> list[str]:
+    """The invigilators with this room's console open now (R-REG-5), by name."""
+    rows = await session.scalars(
+        select(ConsolePresence.name)
+        .where(
+            ConsolePresence.sitting_id == sitting_id,
+            ConsolePresence.room_id == room_id,
+            ConsolePresence.seen_at > now - PRESENCE_FRESH,
+        )
+        .distinct()
+        .order_by(ConsolePresence.name)
+    )
+    return list(rows)
+
+
+async def console_opened(
+    session: AsyncSession, sitting_id: int, room_id: int, user_id: int, name: str, now: datetime
+) -> int:
+    row = ConsolePresence(
+        sitting_id=sitting_id, room_id=room_id, user_id=user_id, name=name, connected_at=now, seen_at=now
+    )
+    session.add(row)
+    await session.flush()
+    publish_after_commit(session, f"room:{room_id}", {"kind": "presence"})
+    return row.id
+
+
+async def console_seen(session: AsyncSession, presence_id: int, now: datetime) -> None:
+    await session.execute(update(ConsolePresence).where(ConsolePresence.id == presence_id).values(seen_at=now))
+
+
+async def console_closed(session: AsyncSession, presence_id: int, room_id: int) -> None:
+    await session.execute(delete(ConsolePresence).where(ConsolePresence.id == presence_id))
+    publish_after_commit(session, f"room:{room_id}", {"kind": "presence"})
 
 
 def next_change(view_tiles: Iterable[SeatTile], sitting: Sitting, now: datetime) -> datetime | None:

@@ -33,7 +33,7 @@ from examhall.deps import BusDep, DatabaseDep, DbSession, SettingsDep
 from examhall.events import Event, Resync, Subscription
 from examhall.i18n import N_, _, site_time
 from examhall.security.rules import INVIGILATOR
-from examhall.security.web import actor_of, requires
+from examhall.security.web import actor_of, principal_of, requires
 from examhall.sittings import clock as clk
 from examhall.sittings import examday
 from examhall.sittings.models import Attempt, Sitting
@@ -177,6 +177,8 @@ def view_json(view: rooms.RoomView) -> dict[str, Any]:
         "not_arrived": [{"seat_no": n.seat_no, "name": n.name, "ticket": n.ticket} for n in view.not_arrived],
         "free_spares": [{"terminal_id": s.terminal_id, "label": s.label} for s in view.free_spares],
         "tiles": [tile_json(t) for t in view.tiles],
+        "invigilators": view.invigilators,
+        "understaffed": view.understaffed,
     }
 
 
@@ -363,8 +365,19 @@ class RoomConsole(Controller):
         await socket.accept()
         engine = socket.app.template_engine
         assert engine is not None
+        principal = principal_of(socket)
         async with bus.subscribe(f"room:{room_id}") as subscription:
-            await RoomStream(socket, db, engine, sitting_id, room_id).run(subscription)
+            # R-REG-5: this invigilator counts as watching the room while the console is open.
+            async with db.session() as session:
+                presence = await rooms.console_opened(
+                    session, sitting_id, room_id, principal.user_id or 0, principal.display_name, now_utc()
+                )
+            try:
+                await RoomStream(socket, db, engine, sitting_id, room_id, presence).run(subscription)
+            finally:
+                with contextlib.suppress(Exception):
+                    async with db.session() as session:
+                        await rooms.console_closed(session, presence, room_id)
 
 
 class RoomStream:
@@ -377,10 +390,11 @@ class RoomStream:
         engine: Any,
         sitting_id: int,
         room_id: int,
+        presence: int,
         keepalive: float = KEEPALIVE_SECONDS,
     ) -> None:
         self.socket, self.db, self.engine = socket, db, engine
-        self.sitting_id, self.room_id = sitting_id, room_id
+        self.sitting_id, self.room_id, self.presence = sitting_id, room_id, presence
         self.keepalive = keepalive
         self.next_change: datetime | None = None
         self.deadline: datetime | None = None  # S + 30 min (R-CLOCK-2), known after the first state
@@ -491,6 +505,8 @@ class RoomStream:
                     await self.socket.send_text(await self.full_state())  # the clock changed a tile
                 else:
                     await self.socket.send_text("")  # keep-alive through proxies; htmx ignores it
+                    async with self.db.session() as session:
+                        await rooms.console_seen(session, self.presence, now_utc())
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
