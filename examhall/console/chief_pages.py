@@ -48,6 +48,11 @@ class TextForm(msgspec.Struct):
     text: str = ""
 
 
+class VoidForm(msgspec.Struct):
+    revision_id: str = ""
+    policy: str = "nobody"
+
+
 def _message(exc: SittingError) -> str:
     _status, text = REFUSALS.get(exc.code, (409, N_("This cannot be done now.")))
     return _(text, reason=str(exc), opens="", seat="?")
@@ -173,6 +178,37 @@ class ChiefConsole(Controller):
             return Template("console/_notice.html", context={"ok": False, "message": _message(exc)})
         return Template(
             "console/_notice.html", context={"ok": True, "message": _("The notice was sent to every terminal.")}
+        )
+
+    @post("/{sitting_id:int}/chief/void", status_code=HTTP_200_OK)
+    async def void(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        sitting_id: FromPath[int],
+        data: URLEncodedBody[VoidForm],
+    ) -> Template:
+        if not data.revision_id.strip().isdigit():
+            return Template("console/_notice.html", context={"ok": False, "message": _("Item id: write the number.")})
+        try:
+            rescored = await examday.void_item(
+                db_session,
+                settings,
+                sitting_id,
+                int(data.revision_id),
+                data.policy,
+                actor_of(request),
+                datetime.now(UTC),
+            )
+        except SittingError as exc:
+            return Template("console/_notice.html", context={"ok": False, "message": _message(exc)})
+        return Template(
+            "console/_notice.html",
+            context={
+                "ok": True,
+                "message": _("The item is voided; %(n)s handed-in papers were scored again.", n=rescored),
+            },
         )
 
     @post("/{sitting_id:int}/chief/stop", status_code=HTTP_200_OK)

@@ -41,6 +41,15 @@ def test_chief_declares_and_ends_a_room_outage_from_the_console(
     sent = form_post(client, f"/console/sittings/{site.sitting_id}/chief/errata", {"text": "第3题题干中“泵”应为“阀”。"})
     assert sent.status_code == 200 and 'role="status"' in sent.text
     assert sql(clean_db, "SELECT count(*) AS n FROM errata")[0]["n"] == 1
+    bad_item = form_post(
+        client, f"/console/sittings/{site.sitting_id}/chief/void", {"revision_id": "x", "policy": "nobody"}
+    )
+    assert 'role="alert"' in bad_item.text and "试题编号" in bad_item.text
+    void = form_post(
+        client, f"/console/sittings/{site.sitting_id}/chief/void", {"revision_id": "1", "policy": "nobody"}
+    )
+    assert 'role="status"' in void.text  # nobody opened a paper yet: the voiding applies to later hand-ins
+    assert sql(clean_db, "SELECT voided_items FROM sittings WHERE id = $1", site.sitting_id)[0]["voided_items"]
     empty = form_post(client, f"/console/sittings/{site.sitting_id}/chief/stop", {"text": " "})
     assert 'role="alert"' in empty.text
     assert sql(clean_db, "SELECT status FROM sittings WHERE id = $1", site.sitting_id)[0]["status"] == "scheduled"
