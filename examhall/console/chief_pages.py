@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import select
 
 from examhall.batches.models import Room, SeatAssignment
+from examhall.console import incidents
 from examhall.deps import DbSession, SettingsDep
 from examhall.i18n import N_, _
 from examhall.papers import service as papers_service
@@ -69,6 +70,9 @@ class ChiefConsole(Controller):
         now = datetime.now(UTC)
         paper_set = await papers_service.paper_set_for(db_session, sitting.id)
         rooms = await examday.sitting_overview(db_session, sitting.id)
+        open_incidents = {
+            r.room_id: sum((await incidents.open_flags(db_session, sitting.id, r.room_id)).values()) for r in rooms
+        }
         seats = await db_session.execute(
             select(Room.id, Room.name, SeatAssignment.seat_no, Attempt.id)
             .join(SeatAssignment, SeatAssignment.room_id == Room.id)
@@ -84,6 +88,7 @@ class ChiefConsole(Controller):
             "sitting": sitting,
             "paper_set": paper_set,
             "rooms": rooms,
+            "open_incidents": open_incidents,
             "open_seats": list(seats),
             "outages": await outages.outages_of(db_session, sitting.id, now),
             "causes": CAUSES,

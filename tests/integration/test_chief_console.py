@@ -24,6 +24,8 @@ def test_chief_declares_and_ends_a_room_outage_from_the_console(
     assert "/console/sittings/" in client.get("/sittings").text
     page = client.get(f"/console/sittings/{site.sitting_id}/chief")
     assert page.status_code == 200 and "主考" in page.text and 'data-testid="room-summaries"' in page.text
+    log = f"/console/sittings/{site.sitting_id}/rooms/{site.room_id}/incidents"
+    assert f'data-testid="room-incidents-{site.room_id}"><a href="{log}">0<' in page.text
     declared = form_post(
         client,
         f"/console/sittings/{site.sitting_id}/chief/outages",
