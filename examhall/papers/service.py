@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.bank import rules as bank_rules
@@ -314,6 +314,55 @@ async def assemble_for_sitting(
         detail={"mode": request.mode, "papers": len(papers), "items_used": len(used), "blueprint": blueprint.name},
     )
     return paper_set
+
+
+async def assemble_replacement(
+    session: AsyncSession, settings: Settings, sitting_id: int, candidate_id: int, actor: Actor
+) -> Paper:
+    """R-CLOCK-9: a fresh paper for one candidate whose paper is wrong or defective, from the
+    same blueprint and bank version, sealed into the sitting's paper set (which must be open)."""
+    paper_set = await paper_set_for(session, sitting_id)
+    if paper_set is None:
+        raise PaperError("not_assembled", "the papers of this sitting have not been assembled")
+    if paper_set.unsealed_at is None:
+        raise PaperSealed()
+    key = unwrap_key(settings.resolved_sealing_key(), paper_set.wrapped_key)
+    spec = parse_blueprint(open_seal(key, paper_set.manifest)["blueprint"])
+    pool = await pool_for(session, paper_set.bank_version_id, spec.level)
+    seed = secrets.randbits(63)
+    draft = assemble(
+        spec,
+        pool,
+        mode=rules.SINGLE_PAPER,
+        count=1,
+        seed=seed,
+        shuffle_items=paper_set.shuffle_items,
+        shuffle_options=paper_set.shuffle_options,
+    ).papers[0]
+    earlier = await session.scalar(
+        select(func.count()).where(Paper.paper_set_id == paper_set.id, Paper.candidate_id == candidate_id)
+    )
+    payload = {**_draft_payload(draft, None), "seed": seed, "replacement": True}
+    paper = Paper(
+        paper_set_id=paper_set.id,
+        label=f"R{earlier or 0}-C{candidate_id}",
+        candidate_id=candidate_id,
+        item_count=len(draft.items),
+        ciphertext=seal(key, payload),
+    )
+    session.add(paper)
+    used = sorted({it.revision_id for it in draft.items})
+    await session.execute(update(ItemRevision).where(ItemRevision.id.in_(used)).values(used_in_paper=True))
+    await session.flush()
+    await register_use(
+        session,
+        actor,
+        "assemble",
+        paper_set.bank_version_id,
+        sitting_id=sitting_id,
+        detail={"replacement_for_candidate": candidate_id, "paper": paper.label, "items": len(used)},
+    )
+    return paper
 
 
 # --- unsealing and reading ---------------------------------------------------------------

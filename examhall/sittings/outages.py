@@ -14,15 +14,18 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from examhall.config import Settings
 from examhall.events import publish_after_commit
+from examhall.papers import service as papers_service
 from examhall.security import audit
 from examhall.security.audit import Actor
 from examhall.sittings import clock as clk
+from examhall.sittings import examday
 from examhall.sittings.examday import RULES, record_event
-from examhall.sittings.models import OUTAGE_CAUSES, OUTAGE_SCOPES, Attempt, Outage, Sitting
+from examhall.sittings.models import OUTAGE_CAUSES, OUTAGE_SCOPES, Answer, Attempt, Outage, Sitting
 from examhall.sittings.service import SittingError
 
 
@@ -255,3 +258,40 @@ async def outages_of(session: AsyncSession, sitting_id: int, now: datetime) -> l
         elapsed, reached = clk.outage_status(clk.Outage(str(outage.id), outage.started_at, outage.ended_at), now, RULES)
         views.append(OutageView(outage, elapsed, reached and outage.ended_at is None, RULES.outage_limit))
     return views
+
+
+async def replace_paper(
+    session: AsyncSession, settings: Settings, attempt_id: int, actor: Actor, now: datetime
+) -> Attempt:
+    """R-CLOCK-9: the candidate gets a fresh paper from the same blueprint. Declare a seat outage
+    with cause "paper" first and end it once the candidate works again: that time is added.
+    Answers to the old paper are kept in the refused-answers log (reason "paper_replaced")."""
+    attempt = await session.get(Attempt, attempt_id, with_for_update=True)
+    if attempt is None:
+        raise SittingError(f"attempt {attempt_id} does not exist", "no_attempt")
+    if attempt.state == "closed":
+        raise SittingError("this candidate's attempt is not open", "not_open")
+    paper = await papers_service.assemble_replacement(
+        session, settings, attempt.sitting_id, attempt.candidate_id, actor
+    )
+    old = await examday.saved_answers(session, attempt.id)
+    for answer in old.values():
+        await examday.reject(session, attempt.id, answer.position, answer.response, answer.seq, "paper_replaced", now)
+    await session.execute(delete(Answer).where(Answer.attempt_id == attempt.id))
+    previous = attempt.paper_id
+    attempt.paper_id, attempt.item_count, attempt.answered_count = paper.id, paper.item_count, 0
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.name,
+        actor_user_id=actor.user_id,
+        action="paper_replaced",
+        object_type="attempt",
+        object_id=attempt.id,
+        detail={"old_paper": previous, "new_paper": paper.id, "answers_set_aside": len(old)},
+        ip=actor.ip,
+        at=now,
+    )
+    publish_after_commit(session, f"attempt:{attempt.id}", {"kind": "paper_replaced"})
+    publish_after_commit(session, f"room:{attempt.room_id}", {"attempt": attempt.id, "kind": "paper_replaced"})
+    return attempt

@@ -36,6 +36,7 @@ from examhall.config import Settings
 from examhall.deps import BusDep, DatabaseDep, DbSession, ProgressDep, SettingsDep
 from examhall.events import Resync
 from examhall.i18n import N_, _, site_time
+from examhall.papers.service import PaperError
 from examhall.security import service as security_service
 from examhall.security import terminals
 from examhall.security.models import Terminal
@@ -226,6 +227,7 @@ async def attempt_json(
         "item_count": attempt.item_count,
         "state": attempt.state,
         "started_at": attempt.started_at.isoformat() if attempt.started_at else None,
+        "paper_id": attempt.paper_id,
         "clock": examday.clock_json(state, sitting, now),
         "errata": await examday.errata_for(session, attempt),
         "receipt_code": attempt.receipt_code,
@@ -552,6 +554,8 @@ class AttemptChannel:
             attempt = await session.get(Attempt, self.attempt_id)
             sitting = await session.get(Sitting, self.sitting_id)
             assert attempt is not None and sitting is not None
+            if self.paper is not None and self.paper.paper_id != attempt.paper_id:
+                self.paper = None  # R-CLOCK-9: the paper was replaced
             if attempt.state == "running" and attempt.ends_at is not None and attempt.ends_at <= now:
                 await examday.submit_attempt(session, self.settings, attempt.id, how="auto", now=now, by="system")
             body = await attempt_json(session, attempt, sitting, now, self.name)
@@ -805,6 +809,20 @@ class ExamDayStaffApi(Controller):
         except SittingError as exc:
             return refusal(exc.code, reason=str(exc))
         return Response({"revision_id": data.revision_id, "policy": data.policy, "rescored": rescored})
+
+    @post("/attempts/{attempt_id:int}/replace-paper", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
+    async def replace_paper(
+        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep, attempt_id: FromPath[int]
+    ) -> Response[Any]:
+        """R-CLOCK-9: give the candidate a fresh paper (declare a seat outage with cause "paper"
+        before, end it after: the time is compensated)."""
+        try:
+            attempt = await outages.replace_paper(db_session, settings, attempt_id, actor_of(request), now_utc())
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        except PaperError as exc:
+            return refusal("sealed" if exc.code == "sealed" else "no_paper")
+        return Response({"attempt_id": attempt.id, "paper_id": attempt.paper_id, "item_count": attempt.item_count})
 
     @post("/sittings/{sitting_id:int}/errata", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
     async def erratum(

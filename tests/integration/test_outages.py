@@ -187,3 +187,49 @@ def test_stopping_a_sitting_reschedules_everyone_and_refuses_more_actions(
         state = api(terminal, "GET", "/api/v1/attempt").json()
         assert state["state"] == "closed" and state["clock"]["phase"] == "rescheduled"
     assert sql(clean_db, "SELECT status FROM sittings WHERE id = $1", sitting_id)[0]["status"] == "stopped"
+
+
+def test_a_defective_paper_is_replaced_and_the_time_it_took_is_added(
+    live_server: LiveServer, clean_db: str, test_settings: Settings
+) -> None:
+    """R-CLOCK-9: seat outage with cause "paper", a fresh paper, then resume: E moves by the pause."""
+    sitting_id, seats = two_rooms(clean_db, test_settings)
+    with (
+        httpx.Client(base_url=live_server.url, timeout=20) as terminal,
+        httpx.Client(base_url=live_server.url, timeout=20) as chief,
+    ):
+        assert candidate_login(terminal, seats[0]).status_code == 200
+        started = api(terminal, "POST", "/api/v1/attempt/start").json()
+        attempt_id, old_paper = started["attempt_id"], started["paper_id"]
+        for seq in (1, 2):
+            assert (
+                api(terminal, "PUT", f"/api/v1/attempt/answers/{seq}", {"response": "T", "seq": seq}).status_code == 200
+            )
+        make_user(clean_db, test_settings, "liguohua", ["chief"])
+        assert login(chief, "liguohua", PASSWORD).status_code == 302
+        assert api(terminal, "POST", f"/api/v1/attempts/{attempt_id}/replace-paper").status_code == 403
+        outage = api(
+            chief,
+            "POST",
+            f"/api/v1/sittings/{sitting_id}/outages",
+            {"scope": "seat", "attempt_id": attempt_id, "cause": "paper", "note": "第5题缺图"},
+        ).json()
+        replaced = api(chief, "POST", f"/api/v1/attempts/{attempt_id}/replace-paper")
+        assert replaced.status_code == 200, replaced.text
+        assert replaced.json()["paper_id"] != old_paper and replaced.json()["item_count"] == 90
+        time.sleep(1)
+        ended = api(chief, "POST", f"/api/v1/outages/{outage['id']}/end").json()
+        state = api(terminal, "GET", "/api/v1/attempt").json()
+        assert state["paper_id"] == replaced.json()["paper_id"]
+        gained = datetime.fromisoformat(state["clock"]["end_time"]) - datetime.fromisoformat(
+            started["clock"]["end_time"]
+        )
+        assert abs(gained.total_seconds() - ended["elapsed_s"]) < 0.001 and gained.total_seconds() >= 1
+        paper = api(terminal, "GET", "/api/v1/attempt/paper").json()
+        assert paper["answers"] == {} and len(paper["items"]) == 90
+        assert api(terminal, "PUT", "/api/v1/attempt/answers/1", {"response": "T", "seq": 3}).status_code == 200
+    set_aside = sql(clean_db, "SELECT position, reason FROM rejected_answers ORDER BY position")
+    assert set_aside == [{"position": 1, "reason": "paper_replaced"}, {"position": 2, "reason": "paper_replaced"}]
+    assert [r["action"] for r in sql(clean_db, "SELECT action FROM audit_log WHERE action = 'paper_replaced'")] == [
+        "paper_replaced"
+    ]

@@ -114,6 +114,7 @@
   var phase = "";
   var started = false;
   var paper = null; // {sections, items}
+  var paperId = null; // the server's id of the paper on screen (it changes if the chief replaces it, R-CLOCK-9)
   var saved = {}; // position -> {response, flagged, seq} as acknowledged by the server
   var pending = {}; // position -> {position, response, flagged, seq} not yet acknowledged
   var sent = {}; // "pos:seq" -> {flagged, at}: what was sent and when (resend after a silence)
@@ -303,6 +304,16 @@
       renderPending();
     }
     last = s;
+    if (paper && s.paper_id && paperId !== null && s.paper_id !== paperId) {
+      // R-CLOCK-9: the chief gave this candidate a new paper; the old answers do not apply to it.
+      paper = null;
+      saved = {};
+      pending = {};
+      persistPending();
+      paperId = s.paper_id;
+      loadPaper();
+    }
+    if (paperId === null && s.paper_id) paperId = s.paper_id;
     var c = s.clock;
     anchor = {
       remaining: Number(c.remaining_s) || 0,
