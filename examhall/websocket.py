@@ -37,8 +37,12 @@ async def stream(
     full_state: Callable[[], Awaitable[str]],
     render: Callable[[Event], Awaitable[str | None]],
     keepalive: float = KEEPALIVE_SECONDS,
+    refresh: bool = False,
 ) -> None:
-    """Send the full state, then each event as rendered, until the client disconnects."""
+    """Send the full state, then each event as rendered, until the client disconnects.
+
+    With ``refresh`` the full state is sent again after every quiet ``keepalive`` interval
+    instead of an empty keep-alive frame: a screen that missed an event catches up by itself."""
 
     async def drain() -> None:
         # Incoming messages are ignored here; the loop ends when the client goes away.
@@ -62,6 +66,8 @@ async def stream(
                 text = await full_state() if isinstance(item, Resync) else await render(item)
                 if text is not None:
                     await socket.send_text(text)
+            elif refresh:
+                await socket.send_text(await full_state())
             else:
                 await socket.send_text("")  # keep-alive through proxies; htmx ignores empty frames
     except WebSocketDisconnect:

@@ -100,4 +100,6 @@ class NoticeController(Controller):
             )
 
         async with bus.subscribe(service.STAFF_TOPIC) as subscription:
-            await stream(socket, subscription, full_state, render)
+            # A few staff screens, a small list: refreshed every 2 s when quiet, so a screen that
+            # missed an event (seen once in CI, not yet explained) catches up within seconds.
+            await stream(socket, subscription, full_state, render, keepalive=2.0, refresh=True)
