@@ -20,6 +20,7 @@ from examhall.console import incidents
 from examhall.deps import DbSession, SettingsDep
 from examhall.i18n import N_, _
 from examhall.papers import service as papers_service
+from examhall.papers.service import PaperError
 from examhall.security.rules import CHIEF
 from examhall.security.web import actor_of, requires
 from examhall.sittings import examday, outages
@@ -47,6 +48,10 @@ class OutageForm(msgspec.Struct):
 
 class TextForm(msgspec.Struct):
     text: str = ""
+
+
+class SeatForm(msgspec.Struct):
+    seat: str = ""  # the attempt id of the seat
 
 
 class VoidForm(msgspec.Struct):
@@ -215,6 +220,39 @@ class ChiefConsole(Controller):
                 "message": _("The item is voided; %(n)s handed-in papers were scored again.", n=rescored),
             },
         )
+
+    @post("/{sitting_id:int}/chief/replace-paper", status_code=HTTP_200_OK)
+    async def replace_paper(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        sitting_id: FromPath[int],
+        data: URLEncodedBody[SeatForm],
+    ) -> Template:
+        """R-CLOCK-9: a fresh paper for one candidate; the seat's "paper" outage is ended with it."""
+        sitting = await self._sitting(db_session, sitting_id)
+        attempt = await db_session.get(Attempt, int(data.seat)) if data.seat.isdigit() else None
+        if attempt is None or attempt.sitting_id != sitting.id:
+            refused = _("Choose a seat of this sitting.")
+            return Template("console/_notice.html", context={"ok": False, "message": refused})
+        try:
+            attempt, outage = await outages.replace_paper_and_resume(
+                db_session, settings, int(data.seat), actor_of(request), datetime.now(UTC)
+            )
+        except SittingError as exc:
+            return Template("console/_notice.html", context={"ok": False, "message": _message(exc)})
+        except PaperError:
+            return Template(
+                "console/_notice.html",
+                context={"ok": False, "message": _("No replacement paper can be made: are the papers unsealed?")},
+            )
+        text = (
+            _("The candidate has a new paper of %(n)s questions; the lost time is added.", n=attempt.item_count)
+            if outage is not None
+            else _("The candidate has a new paper of %(n)s questions.", n=attempt.item_count)
+        )
+        return Template("console/_notice.html", context={"ok": True, "message": text})
 
     @post("/{sitting_id:int}/chief/stop", status_code=HTTP_200_OK)
     async def stop(

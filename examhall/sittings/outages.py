@@ -295,3 +295,19 @@ async def replace_paper(
     publish_after_commit(session, f"attempt:{attempt.id}", {"kind": "paper_replaced"})
     publish_after_commit(session, f"room:{attempt.room_id}", {"attempt": attempt.id, "kind": "paper_replaced"})
     return attempt
+
+
+async def replace_paper_and_resume(
+    session: AsyncSession, settings: Settings, attempt_id: int, actor: Actor, now: datetime
+) -> tuple[Attempt, Outage | None]:
+    """The chief console's one action for R-CLOCK-9: replace the paper, then end the seat outage
+    with cause "paper" declared when the candidate reported the fault, so the candidate gets back
+    exactly the time between report and resumption. Without such an outage the paper is still
+    replaced (nothing to compensate)."""
+    attempt = await replace_paper(session, settings, attempt_id, actor, now)
+    outage = await session.scalar(
+        select(Outage).where(Outage.attempt_id == attempt_id, Outage.cause == "paper", Outage.ended_at.is_(None))
+    )
+    if outage is not None:
+        outage = await end_outage(session, outage.id, actor, now)
+    return attempt, outage

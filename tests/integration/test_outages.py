@@ -18,7 +18,7 @@ from examhall.demo import seed_sitting
 from examhall.security.audit import Actor
 from examhall.sittings import examday, outages
 from examhall.sittings.service import SittingError
-from tests.conftest import LiveServer, login, make_user, run_db, sql
+from tests.conftest import LiveServer, form_post, login, make_user, run_db, sql
 from tests.integration.examday_site import api, candidate_login, sample_document
 
 PASSWORD = "correct-horse-9"
@@ -233,3 +233,43 @@ def test_a_defective_paper_is_replaced_and_the_time_it_took_is_added(
     assert [r["action"] for r in sql(clean_db, "SELECT action FROM audit_log WHERE action = 'paper_replaced'")] == [
         "paper_replaced"
     ]
+
+
+def test_the_chief_console_replaces_a_paper_and_ends_the_seat_outage_in_one_action(
+    live_server: LiveServer, clean_db: str, test_settings: Settings
+) -> None:
+    """R-CLOCK-9 from the chief's page: the seat's "paper" outage declared when the candidate reported
+    the fault ends with the replacement, so the time in between is added; a seat of another sitting
+    or a made-up id is refused."""
+    sitting_id, seats = two_rooms(clean_db, test_settings)
+    with (
+        httpx.Client(base_url=live_server.url, timeout=20) as terminal,
+        httpx.Client(base_url=live_server.url, timeout=20) as chief,
+    ):
+        assert candidate_login(terminal, seats[0]).status_code == 200
+        started = api(terminal, "POST", "/api/v1/attempt/start").json()
+        attempt_id, old_paper = started["attempt_id"], started["paper_id"]
+        make_user(clean_db, test_settings, "liguohua", ["chief"])
+        assert login(chief, "liguohua", PASSWORD).status_code == 302
+        page = chief.get(f"/console/sittings/{sitting_id}/chief")
+        assert f'<option value="{attempt_id}">' in page.text and "chief/replace-paper" in page.text
+        declared = form_post(
+            chief,
+            f"/console/sittings/{sitting_id}/chief/outages",
+            {"scope": "seat", "seat": str(attempt_id), "cause": "paper", "note": "第5题缺图"},
+        )
+        assert declared.status_code == 200
+        assert api(terminal, "GET", "/api/v1/attempt").json()["state"] == "paused"
+        time.sleep(1)
+        wrong = form_post(chief, f"/console/sittings/{sitting_id}/chief/replace-paper", {"seat": "999999"})
+        assert 'role="alert"' in wrong.text
+        replaced = form_post(chief, f"/console/sittings/{sitting_id}/chief/replace-paper", {"seat": str(attempt_id)})
+        assert replaced.status_code == 200 and 'role="status"' in replaced.text, replaced.text
+        state = api(terminal, "GET", "/api/v1/attempt").json()
+        assert state["state"] == "running" and state["paper_id"] != old_paper
+        gained = datetime.fromisoformat(state["clock"]["end_time"]) - datetime.fromisoformat(
+            started["clock"]["end_time"]
+        )
+        assert gained.total_seconds() >= 1
+    outage = sql(clean_db, "SELECT cause, outcome, ended_at IS NOT NULL AS ended FROM outages")
+    assert outage == [{"cause": "paper", "outcome": "resumed", "ended": True}]
