@@ -54,3 +54,68 @@ def check_id_number(raw: str, today: date | None = None) -> IdNumberProblem | No
 def birth_date(number: str) -> date:
     n = normalise_id_number(number)
     return date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
+
+
+# --- Batch workflow -----------------------------------------------------------------------
+
+PLANNING = "planning"
+REGISTRATION = "registration"
+SCHEDULED = "scheduled"
+IN_PROGRESS = "in_progress"
+SCORING = "scoring"
+PUBLISHED = "published"
+ARCHIVED = "archived"
+
+# A batch moves forward one step at a time; registration may be reopened from scheduled
+# (late withdrawals and additions before the tickets go out) and nothing else moves back.
+BATCH_STATUSES = (PLANNING, REGISTRATION, SCHEDULED, IN_PROGRESS, SCORING, PUBLISHED, ARCHIVED)
+_STEPS = {
+    PLANNING: (REGISTRATION,),
+    REGISTRATION: (SCHEDULED,),
+    SCHEDULED: (IN_PROGRESS, REGISTRATION),
+    IN_PROGRESS: (SCORING,),
+    SCORING: (PUBLISHED,),
+    PUBLISHED: (ARCHIVED,),
+    ARCHIVED: (),
+}
+
+
+def next_statuses(status: str) -> tuple[str, ...]:
+    return _STEPS.get(status, ())
+
+
+def status_problem(current: str, wanted: str) -> str | None:
+    """Why a batch cannot go from ``current`` to ``wanted`` (None when it can)."""
+    if wanted not in BATCH_STATUSES:
+        return f"unknown status {wanted!r}"
+    if wanted not in _STEPS.get(current, ()):
+        return f"a batch cannot go from {current} to {wanted}"
+    return None
+
+
+def registration_open(status: str) -> bool:
+    """Candidates may be registered, reviewed and paid for only while registration is open."""
+    return status in (PLANNING, REGISTRATION)
+
+
+# Application review (资格审核, R-REG-1).
+SUBMITTED = "submitted"
+APPROVED = "approved"
+REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+
+PAYMENT_METHODS = ("cash", "wechat", "alipay", "card", "transfer")
+
+
+def decision_problem(current: str, decision: str, reason: str) -> str | None:
+    """R-REG-1: a reviewer approves or rejects a submitted application; a rejection needs a reason.
+    A decision may be revised (approved → rejected and back) until the candidate is scheduled."""
+    if decision not in (APPROVED, REJECTED):
+        return "decision: approve or reject"
+    if current == WITHDRAWN:
+        return "the application was withdrawn"
+    if current == decision:
+        return None  # idempotent: two reviewers clicking at once
+    if decision == REJECTED and not reason.strip():
+        return "reason: say why the application is rejected"
+    return None
