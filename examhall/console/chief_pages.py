@@ -52,6 +52,7 @@ class TextForm(msgspec.Struct):
 
 class SeatForm(msgspec.Struct):
     seat: str = ""  # the attempt id of the seat
+    room_id: str = ""  # or a whole room
 
 
 class VoidForm(msgspec.Struct):
@@ -232,6 +233,8 @@ class ChiefConsole(Controller):
     ) -> Template:
         """R-CLOCK-9: a fresh paper for one candidate; the seat's "paper" outage is ended with it."""
         sitting = await self._sitting(db_session, sitting_id)
+        if data.room_id.isdigit():
+            return await self._replace_room(request, db_session, settings, sitting, int(data.room_id))
         attempt = await db_session.get(Attempt, int(data.seat)) if data.seat.isdigit() else None
         if attempt is None or attempt.sitting_id != sitting.id:
             refused = _("Choose a seat of this sitting.")
@@ -252,6 +255,31 @@ class ChiefConsole(Controller):
             if outage is not None
             else _("The candidate has a new paper of %(n)s questions.", n=attempt.item_count)
         )
+        return Template("console/_notice.html", context={"ok": True, "message": text})
+
+    async def _replace_room(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        sitting: Sitting,
+        room_id: int,
+    ) -> Template:
+        if room_id not in {r.room_id for r in await examday.sitting_overview(db_session, sitting.id)}:
+            refused = _("Choose a room of this sitting.")
+            return Template("console/_notice.html", context={"ok": False, "message": refused})
+        try:
+            count, outage = await outages.replace_room_papers(
+                db_session, settings, sitting.id, room_id, actor_of(request), datetime.now(UTC)
+            )
+        except SittingError as exc:
+            return Template("console/_notice.html", context={"ok": False, "message": _message(exc)})
+        except PaperError:
+            refused = _("No replacement paper can be made: are the papers unsealed?")
+            return Template("console/_notice.html", context={"ok": False, "message": refused})
+        text = _("%(n)s candidates of the room have a new paper.", n=count)
+        if outage is not None:
+            text += " " + _("The room's outage is ended; the lost time is added.")
         return Template("console/_notice.html", context={"ok": True, "message": text})
 
     @post("/{sitting_id:int}/chief/stop", status_code=HTTP_200_OK)

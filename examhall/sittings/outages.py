@@ -311,3 +311,38 @@ async def replace_paper_and_resume(
     if outage is not None:
         outage = await end_outage(session, outage.id, actor, now)
     return attempt, outage
+
+
+async def replace_room_papers(
+    session: AsyncSession, settings: Settings, sitting_id: int, room_id: int, actor: Actor, now: datetime
+) -> tuple[int, Outage | None]:
+    """R-CLOCK-9 for a whole room (a mis-packed form): every candidate of the room who has a paper
+    gets a fresh one from the same blueprint; the room's open "paper" outage ends with it, so the
+    time in between is added. Candidates not started yet get their paper when they start."""
+    await _sitting(session, sitting_id)
+    attempts = await session.scalars(
+        select(Attempt.id)
+        .where(
+            Attempt.sitting_id == sitting_id,
+            Attempt.room_id == room_id,
+            Attempt.state != "closed",
+            Attempt.paper_id.is_not(None),
+        )
+        .order_by(Attempt.id)
+    )
+    replaced = 0
+    for attempt_id in list(attempts):
+        await replace_paper(session, settings, attempt_id, actor, now)
+        replaced += 1
+    outage = await session.scalar(
+        select(Outage).where(
+            Outage.sitting_id == sitting_id,
+            Outage.scope == "room",
+            Outage.room_id == room_id,
+            Outage.cause == "paper",
+            Outage.ended_at.is_(None),
+        )
+    )
+    if outage is not None:
+        outage = await end_outage(session, outage.id, actor, now)
+    return replaced, outage

@@ -273,3 +273,38 @@ def test_the_chief_console_replaces_a_paper_and_ends_the_seat_outage_in_one_acti
         assert gained.total_seconds() >= 1
     outage = sql(clean_db, "SELECT cause, outcome, ended_at IS NOT NULL AS ended FROM outages")
     assert outage == [{"cause": "paper", "outcome": "resumed", "ended": True}]
+
+
+def test_a_whole_room_gets_new_papers_and_its_paper_outage_ends(
+    live_server: LiveServer, clean_db: str, test_settings: Settings
+) -> None:
+    """R-CLOCK-9 for a room: a mis-packed form replaced for every started candidate of room A; room B
+    keeps its papers; the room outage with cause "paper" ends with it."""
+    sitting_id, seats = two_rooms(clean_db, test_settings)
+    room_a = seats[0].room_id
+    in_a = [s for s in seats if s.room_id == room_a][:2]
+    in_b = next(s for s in seats if s.room_id != room_a)
+    clients = [httpx.Client(base_url=live_server.url, timeout=20) for _ in range(4)]
+    try:
+        papers = {}
+        for client, seat in zip(clients, [*in_a, in_b], strict=False):
+            assert candidate_login(client, seat).status_code == 200
+            papers[seat.ticket] = api(client, "POST", "/api/v1/attempt/start").json()["paper_id"]
+        chief = clients[3]
+        make_user(clean_db, test_settings, "liguohua", ["chief"])
+        assert login(chief, "liguohua", PASSWORD).status_code == 302
+        form_post(
+            chief,
+            f"/console/sittings/{sitting_id}/chief/outages",
+            {"scope": "room", "room_id": str(room_a), "cause": "paper", "note": "错装"},
+        )
+        done = form_post(chief, f"/console/sittings/{sitting_id}/chief/replace-paper", {"room_id": str(room_a)})
+        assert 'role="status"' in done.text and "2" in done.text, done.text
+        for client, seat in zip(clients, [*in_a, in_b], strict=False):
+            state = api(client, "GET", "/api/v1/attempt").json()
+            assert state["state"] == "running"
+            assert (state["paper_id"] != papers[seat.ticket]) == (seat.room_id == room_a)
+    finally:
+        for client in clients:
+            client.close()
+    assert sql(clean_db, "SELECT outcome FROM outages") == [{"outcome": "resumed"}]
