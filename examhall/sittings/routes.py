@@ -824,6 +824,31 @@ class ExamDayStaffApi(Controller):
             return refusal("sealed" if exc.code == "sealed" else "no_paper")
         return Response({"attempt_id": attempt.id, "paper_id": attempt.paper_id, "item_count": attempt.item_count})
 
+    @post(
+        "/sittings/{sitting_id:int}/rooms/{room_id:int}/replace-papers",
+        guards=[requires(CHIEF)],
+        status_code=HTTP_200_OK,
+    )
+    async def replace_room_papers(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        settings: SettingsDep,
+        sitting_id: FromPath[int],
+        room_id: FromPath[int],
+    ) -> Response[Any]:
+        """R-CLOCK-9 for a room: every started candidate of the room gets a fresh paper; the room's
+        open outage with cause "paper" ends, so the time in between is added."""
+        try:
+            count, outage = await outages.replace_room_papers(
+                db_session, settings, sitting_id, room_id, actor_of(request), now_utc()
+            )
+        except SittingError as exc:
+            return refusal(exc.code, reason=str(exc))
+        except PaperError as exc:
+            return refusal("sealed" if exc.code == "sealed" else "no_paper")
+        return Response({"replaced": count, "outage_ended": outage.id if outage is not None else None})
+
     @post("/sittings/{sitting_id:int}/errata", guards=[requires(CHIEF)], status_code=HTTP_200_OK)
     async def erratum(
         self,
