@@ -113,7 +113,7 @@ class ExamDayPages(Controller):
                 context={"message": _("This sitting does not exist.")},
                 status_code=HTTP_404_NOT_FOUND,
             )
-        candidate = await examday.find_candidate(db_session, data.ticket_or_id)
+        candidate = await examday.find_candidate(db_session, data.ticket_or_id, sitting_id)
         ok, message = False, ""
         if candidate is None:
             message = _refusal_text("no_candidate")

@@ -25,7 +25,7 @@ from typing import Final
 from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from examhall.batches.models import Candidate, Room, SeatAssignment
+from examhall.batches.models import Candidate, CandidatePhoto, Room, SeatAssignment
 from examhall.console import incidents
 from examhall.console.models import ConsolePresence
 from examhall.events import publish_after_commit
@@ -78,6 +78,7 @@ class SeatTile:
     candidate_id: int | None = None
     name: str | None = None
     ticket: str | None = None
+    photo: str | None = None  # version (hash prefix) of the candidate's photo, for the image URL
     attempt_id: int | None = None
     started: bool = False
     answered: int = 0
@@ -268,6 +269,7 @@ class _Seated:
     name: str
     ticket: str
     attempt: Attempt | None
+    photo: str | None = None  # SHA-256 of the candidate's photo, when there is one
 
 
 async def _seated(
@@ -283,8 +285,10 @@ async def _seated(
             Candidate.name,
             Candidate.ticket_number,
             Attempt,
+            CandidatePhoto.sha256,
         )
         .join(Candidate, Candidate.id == SeatAssignment.candidate_id)
+        .outerjoin(CandidatePhoto, CandidatePhoto.candidate_id == Candidate.id)
         .outerjoin(
             Attempt,
             (Attempt.sitting_id == SeatAssignment.sitting_id) & (Attempt.candidate_id == SeatAssignment.candidate_id),
@@ -300,8 +304,8 @@ async def _seated(
         query = query.where(Attempt.id.in_(list(attempt_ids)))
     rows = await session.execute(query)
     return [
-        _Seated(seat_no, room, sa_id, cid, name, ticket or "", attempt)
-        for seat_no, room, sa_id, cid, name, ticket, attempt in rows
+        _Seated(seat_no, room, sa_id, cid, name, ticket or "", attempt, photo)
+        for seat_no, room, sa_id, cid, name, ticket, attempt, photo in rows
     ]
 
 
@@ -362,6 +366,7 @@ def _tile(
         candidate_id=seated.candidate_id,
         name=seated.name,
         ticket=seated.ticket,
+        photo=seated.photo[:12] if seated.photo else None,
         attempt_id=attempt.id if attempt is not None else None,
         started=attempt is not None and attempt.started_at is not None,
         answered=attempt.answered_count if attempt is not None else 0,

@@ -20,13 +20,13 @@ from typing import Any, Final
 
 import msgspec
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
-from litestar.exceptions import WebSocketDisconnect
+from litestar.exceptions import NotFoundException, WebSocketDisconnect
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
 from sqlalchemy import select
 
-from examhall.batches.models import Candidate, Room, SeatAssignment
+from examhall.batches.models import Candidate, CandidatePhoto, Room, SeatAssignment
 from examhall.console import room as rooms
 from examhall.db import Database
 from examhall.deps import BusDep, DatabaseDep, DbSession, SettingsDep
@@ -216,6 +216,14 @@ class RoomConsole(Controller):
     tags = ["console: room"]
     guards = [requires(INVIGILATOR)]
 
+    @get("/console/candidates/{candidate_id:int}/photo", include_in_schema=False)
+    async def photo(self, db_session: DbSession, candidate_id: FromPath[int]) -> Response[bytes]:
+        """The candidate's photo, for comparing face and ID at check-in and on the seat map."""
+        photo = await db_session.get(CandidatePhoto, candidate_id)
+        if photo is None:
+            raise NotFoundException("no photo")
+        return Response(photo.data, media_type=photo.content_type)
+
     @get("/console/sittings/{sitting_id:int}/rooms", include_in_schema=False)
     async def rooms_page(self, db_session: DbSession, sitting_id: FromPath[int]) -> Template:
         """The rooms of a sitting, each a link to its console."""
@@ -252,7 +260,7 @@ class RoomConsole(Controller):
             return _message(_(REFUSALS["no_room"][1]), False, HTTP_404_NOT_FOUND)
         if not data.ticket_or_id.strip():
             return _message(_(CHECKIN_REFUSALS["empty"]), False, HTTP_400_BAD_REQUEST)
-        candidate = await examday.find_candidate(db_session, data.ticket_or_id)
+        candidate = await examday.find_candidate(db_session, data.ticket_or_id, sitting_id)
         if candidate is None:
             return _message(_refusal("no_candidate"), False, HTTP_400_BAD_REQUEST)
         seat = await db_session.scalar(

@@ -298,14 +298,20 @@ async def check_in(session: AsyncSession, sitting_id: int, candidate_id: int, ac
     return attempt
 
 
-async def find_candidate(session: AsyncSession, ticket_or_id: str) -> Candidate | None:
-    """By admission ticket number (also what the ticket's QR code carries) or ID number."""
+async def find_candidate(session: AsyncSession, ticket_or_id: str, sitting_id: int) -> Candidate | None:
+    """By admission ticket number (also what the ticket's QR code carries) or ID number; a person
+    registered in several batches has several candidate rows, so the ID number is looked up among
+    the sitting's seated candidates."""
     text = ticket_or_id.strip().upper()
     if not text:
         return None
     found = await session.scalar(select(Candidate).where(Candidate.ticket_number == text))
     if found is None and len(text) == 18:
-        found = await session.scalar(select(Candidate).where(Candidate.id_number == text))
+        found = await session.scalar(
+            select(Candidate)
+            .join(SeatAssignment, SeatAssignment.candidate_id == Candidate.id)
+            .where(Candidate.id_number == text, SeatAssignment.sitting_id == sitting_id)
+        )
     return found
 
 

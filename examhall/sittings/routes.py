@@ -686,7 +686,7 @@ class ExamDayStaffApi(Controller):
         data: JSONBody[CheckInJson],
     ) -> Response[Any]:
         """Check a candidate in by ticket number (or its QR code) or ID number (R-CLOCK-1)."""
-        candidate = await examday.find_candidate(db_session, data.ticket_or_id)
+        candidate = await examday.find_candidate(db_session, data.ticket_or_id, sitting_id)
         if candidate is None:
             return refusal("no_candidate")
         try:

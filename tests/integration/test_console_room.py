@@ -7,6 +7,8 @@ and who may open it (R-SEC-1)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import random
 import re
@@ -526,3 +528,39 @@ def test_console_and_terminal_on_different_workers(worker_pair: tuple[Worker, Wo
     p50, worst = statistics.median(latencies) * 1000, max(latencies) * 1000
     print(f"\nconsole latency across workers over {len(latencies)} saves: p50 {p50:.0f} ms, max {worst:.0f} ms")
     assert max(latencies) < 1.0, latencies
+
+
+def test_the_seat_map_shows_the_candidates_photo_to_invigilators_only(
+    browser: Callable[[], httpx.Client], live_server: LiveServer, clean_db: str, test_settings: Settings
+) -> None:
+    """Issue 5 item 1 / R-CLOCK-1: the tile shows the registered photo for the face-to-ID comparison;
+    the image is served to invigilators and chiefs only; a candidate without a photo keeps the initial."""
+    site = build_site(clean_db, test_settings, candidates=2)
+    png = _tiny_png()
+    sql(
+        clean_db,
+        "INSERT INTO candidate_photos (candidate_id, content_type, data, sha256) VALUES ($1, 'image/png', $2, $3)",
+        site.seats[0].candidate_id,
+        png,
+        hashlib.sha256(png).hexdigest(),
+    )
+    invigilator = staff(browser(), clean_db, test_settings, "zhangmin", ["invigilator"])
+    page = invigilator.get(console_url(site)).text
+    first, second = tile(page, "seat-1") or "", tile(page, "seat-2") or ""
+    photo_url = f"/console/candidates/{site.seats[0].candidate_id}/photo?v={hashlib.sha256(png).hexdigest()[:12]}"
+    assert 'data-testid="photo"' in first and photo_url in first
+    assert 'data-testid="photo"' not in second and "暂无照片" in second
+    served = invigilator.get(photo_url)
+    assert served.status_code == 200 and served.headers["content-type"] == "image/png" and served.content == png
+    assert invigilator.get(f"/console/candidates/{site.seats[1].candidate_id}/photo").status_code == 404
+    admin = staff(browser(), clean_db, test_settings, "wangjing", ["admin"])
+    assert admin.get(photo_url).status_code == 403
+    assert browser().get(photo_url).status_code in (302, 303, 401)
+
+
+def _tiny_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 160), (180, 190, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
