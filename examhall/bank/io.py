@@ -22,9 +22,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from decimal import Decimal
-from io import StringIO
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,11 +30,20 @@ import yaml
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 from examhall.bank import rules
 from examhall.bank.rules import ItemDraft
+from examhall.spreadsheets import GB18030, csv_rows, decode_csv
+from examhall.spreadsheets import Cell as _Cell
+from examhall.spreadsheets import Row as _Row
+from examhall.spreadsheets import cell_problem as _cell_problem
+from examhall.spreadsheets import header_key as _header_key
+from examhall.spreadsheets import header_lookup as _header_lookup
+from examhall.spreadsheets import map_columns as _map_columns
+from examhall.spreadsheets import put_row as _put_row
+from examhall.spreadsheets import sheet_rows as _sheet_rows
+from examhall.spreadsheets import text as _text
 
 FORMAT: Final = "examhall-bank/1"
 BLUEPRINT_FORMAT: Final = "examhall-blueprint/1"
@@ -173,32 +180,6 @@ _ITEM_KEYS: Final = frozenset(
     {"id", "level", "kp", "type", "difficulty", "points", "stem", "options", "key", "explanation"}
 )
 _JUDGE_KEY_OUT: Final = {"T": "对", "F": "错"}
-_EXCEL_ERRORS: Final = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"})
-
-
-def _text(value: object) -> str:
-    """A cell or YAML/JSON value as trimmed text ("" for nothing)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-def _header_key(raw: object) -> str:
-    return re.sub(r"\s+", "", _text(raw)).lower()
-
-
-def _header_lookup(spec: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    return {_header_key(alias): name for name, aliases in spec.items() for alias in aliases}
 
 
 _ITEM_LOOKUP: Final = {
@@ -938,70 +919,6 @@ def _read_json(path: Path, existing: BankDocument | None, progress: Progress | N
 # --- spreadsheets ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Cell:
-    value: object
-    ref: str  # "G12"
-    formula: bool = False
-    error: bool = False  # an error value such as #N/A
-
-    @property
-    def empty(self) -> bool:
-        return not self.formula and _text(self.value) == ""
-
-
-_Row = tuple[int, list[_Cell]]
-
-
-def _sheet_rows(ws: Worksheet) -> list[_Row]:
-    rows: list[_Row] = []
-    for cells in ws.iter_rows():
-        if not cells:
-            continue
-        row = cells[0].row
-        assert row is not None
-        out = []
-        for column, cell in enumerate(cells, start=1):
-            value = cell.value
-            formula = cell.data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula)
-            error = cell.data_type == "e" or (isinstance(value, str) and value in _EXCEL_ERRORS)
-            out.append(_Cell(value, f"{get_column_letter(column)}{row}", formula, error))
-        rows.append((row, out))
-    return rows
-
-
-def _cell_problem(cell: _Cell) -> str | None:
-    if cell.formula:
-        return f"formula in cell {cell.ref}; paste the value instead"
-    if cell.error:
-        return f"cell {cell.ref} holds the error value {cell.value}; paste the value instead"
-    return None
-
-
-def _map_columns(
-    header: Sequence[_Cell], lookup: Mapping[str, str], source: str, where: str, warnings_: list[str]
-) -> tuple[dict[int, str], list[str]]:
-    """Column index → field; problems (duplicates) of the header row."""
-    columns: dict[int, str] = {}
-    seen: dict[str, str] = {}
-    problems: list[str] = []
-    for index, cell in enumerate(header):
-        key = _header_key(cell.value)
-        if not key:
-            continue
-        name = lookup.get(key)
-        column = re.sub(r"\d+", "", cell.ref)
-        if name is None:
-            warnings_.append(f"{source}: column {_text(cell.value)!r} of {where} is not used")
-            continue
-        if name in seen:
-            problems.append(f"column {_text(cell.value)} appears twice ({seen[name]} and {column})")
-            continue
-        seen[name] = column
-        columns[index] = name
-    return columns, problems
-
-
 def _item_rows(
     rows: Sequence[_Row], source: str, where: str, levels: Sequence[LevelDoc], warnings_: list[str]
 ) -> tuple[list[_RawItem], str | None]:
@@ -1044,17 +961,15 @@ def _read_csv(path: Path, existing: BankDocument | None, progress: Progress | No
     source = path.name
     data = path.read_bytes()
     warnings_: list[str] = []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            return _refuse(
-                source,
-                "encoding",
-                "the file is neither UTF-8 nor GBK/GB18030 text; save it as 'CSV UTF-8 (comma delimited)'",
-            )
+    decoded = decode_csv(data)
+    if decoded is None:
+        return _refuse(
+            source,
+            "encoding",
+            "the file is neither UTF-8 nor GBK/GB18030 text; save it as 'CSV UTF-8 (comma delimited)'",
+        )
+    text, encoding = decoded
+    if encoding == GB18030:
         warnings_.append("file was read as GBK/GB18030")
     if existing is None:
         return _refuse(
@@ -1064,18 +979,10 @@ def _read_csv(path: Path, existing: BankDocument | None, progress: Progress | No
             "(examhall bank import FILE --version-id ID)",
             warnings_,
         )
-    first_line = text.split("\n", 1)[0]
-    delimiter = ","
-    if "," not in first_line:
-        delimiter = "\t" if "\t" in first_line else ";" if ";" in first_line else ","
     try:
-        records = list(csv.reader(StringIO(text, newline=""), delimiter=delimiter))
+        rows = csv_rows(text)
     except csv.Error as exc:
         return _refuse(source, "format", f"not a readable CSV file: {exc}", warnings_)
-    rows: list[_Row] = [
-        (number, [_Cell(value, f"{get_column_letter(col)}{number}") for col, value in enumerate(record, start=1)])
-        for number, record in enumerate(records, start=1)
-    ]
     raws, problem = _item_rows(rows, source, "the .csv", existing.levels, warnings_)
     if problem is not None:
         return _refuse(source, "columns", problem, warnings_)
@@ -1422,16 +1329,6 @@ def write_csv(doc: BankDocument, path: Path) -> None:
             cells = _item_cells(item)
             cells[5] = _points_text(item.points)
             writer.writerow(["" if cell is None else str(cell) for cell in cells])
-
-
-def _put_row(ws: Worksheet, values: Sequence[object], *, bold: bool = False) -> None:
-    ws.append(list(values))
-    for cell in ws[ws.max_row]:
-        if isinstance(cell.value, str):
-            cell.data_type = "s"  # text that starts with "=" stays text, not a formula
-            cell.number_format = "@"
-        if bold:
-            cell.font = Font(bold=True)
 
 
 def write_xlsx(doc: BankDocument, path: Path) -> None:
