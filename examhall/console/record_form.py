@@ -3,14 +3,16 @@
 ReportLab's built-in CID font STSong-Light renders Chinese without any font file on the server
 (the PDF viewer supplies the glyphs). The form lists the room's entries and ends with blank rows
 to write on; without entries it is a blank form to print before the exam. The invigilators and the
-chief sign at the bottom. No database here: the route gathers a ``RecordForm``.
+chief sign at the bottom. No database here: the route gathers a ``RecordForm``. Several forms (one
+per room, printed before the exam) make one PDF with ``render_record_forms``; each form keeps its
+own footer and page numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from reportlab.lib import colors
@@ -19,13 +21,26 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 FONT: Final = "STSong-Light"
 MIN_ROWS: Final = 12  # a printed form has room to write at least this many entries
 BLANK_AFTER: Final = 3  # blank rows after the last entry
 HEADERS: Final = ("编号", "时间", "座号", "考生", "类别", "情况记录", "记录人", "主考处理意见")
 WIDTHS_MM: Final = (14, 16, 12, 26, 48, 83, 28, 46)  # 273 mm: A4 landscape less the margins
+PAGE: Final = landscape(A4)
+MARGINS_MM: Final = (12, 12, 12, 14)  # left, right, top, bottom
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +63,7 @@ class RecordForm:
     date: str
     time: str  # "09:00–10:30"
     seated: int  # 应考人数
-    present: int  # 实考人数
+    present: int | None  # 实考人数; None on a blank form printed before the exam (written in by hand)
     rows: Sequence[FormRow]
     printed_at: str
 
@@ -75,20 +90,86 @@ def _escape(value: str) -> str:
 
 def render_record_form(form: RecordForm) -> bytes:
     """The form as PDF bytes."""
+    return render_record_forms([form])
+
+
+def render_record_forms(forms: Sequence[RecordForm], progress: Callable[[int, int], None] | None = None) -> bytes:
+    """Several forms (e.g. one blank form per room) as one PDF; each starts on a new page and has
+    its own footer and page numbers. ``progress(done, total)`` is called as each form is laid out."""
+    if not forms:
+        raise ValueError("no record form to render")
     _register_font()
-    st = _styles()
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    left, right, top, bottom = (m * mm for m in MARGINS_MM)
+    first = forms[0]
+    doc = BaseDocTemplate(
         buffer,
-        pagesize=landscape(A4),
-        leftMargin=12 * mm,
-        rightMargin=12 * mm,
-        topMargin=12 * mm,
-        bottomMargin=14 * mm,
-        title=f"考场记录表 {form.sitting} {form.room}",
-        author=form.site,
+        pagesize=PAGE,
+        leftMargin=left,
+        rightMargin=right,
+        topMargin=top,
+        bottomMargin=bottom,
+        title=f"考场记录表 {first.sitting} {first.room}" if len(forms) == 1 else f"考场记录表 {first.sitting}",
+        author=first.site,
     )
-    absent = max(0, form.seated - form.present)
+    frame_box = (doc.leftMargin, doc.bottomMargin, doc.width, doc.height)
+    doc.addPageTemplates(
+        [
+            PageTemplate(id=f"form-{i}", frames=[Frame(*frame_box, id=f"body-{i}")], onPage=_footer(form))
+            for i, form in enumerate(forms)
+        ]
+    )
+    story: list[Flowable] = []
+    for i, form in enumerate(forms):
+        if i:
+            story += [NextPageTemplate(f"form-{i}"), PageBreak()]
+        story += record_form_story(form)
+        if progress is not None:
+            story.append(_Reached(progress, i + 1, len(forms)))
+    doc.build(story)
+    return buffer.getvalue()
+
+
+class _Reached(Flowable):
+    """Takes no room; tells ``progress`` when the layout gets past it."""
+
+    def __init__(self, progress: Callable[[int, int], None], done: int, total: int) -> None:
+        super().__init__()
+        self._progress, self._done, self._total = progress, done, total
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self._progress(self._done, self._total)
+
+
+def _footer(form: RecordForm) -> Callable[[Any, Any], None]:
+    """The footer of one form's pages, numbered from the form's first page."""
+    first_page: list[int] = []
+
+    def footer(canvas: Any, document: Any) -> None:
+        if not first_page:
+            first_page.append(document.page)
+        canvas.saveState()
+        canvas.setFont(FONT, 8)
+        canvas.drawRightString(
+            PAGE[0] - MARGINS_MM[1] * mm,
+            7 * mm,
+            f"{form.sitting} · {form.room} · 第 {document.page - first_page[0] + 1} 页",
+        )
+        canvas.restoreState()
+
+    return footer
+
+
+def record_form_story(form: RecordForm) -> list[Flowable]:
+    """The flowables of one form: title, room facts, entries with blank rows, signatures."""
+    st = _styles()
+    if form.present is None:
+        counts = f"应考 {form.seated} 人　实考 ____ 人　缺考 ____ 人"
+    else:
+        counts = f"应考 {form.seated} 人　实考 {form.present} 人　缺考 {max(0, form.seated - form.present)} 人"
     info = Table(
         [
             [
@@ -99,7 +180,7 @@ def render_record_form(form: RecordForm) -> bytes:
             [
                 Paragraph(f"考试日期：{_escape(form.date)}", st["info"]),
                 Paragraph(f"考试时间：{_escape(form.time)}", st["info"]),
-                Paragraph(f"应考 {form.seated} 人　实考 {form.present} 人　缺考 {absent} 人", st["info"]),
+                Paragraph(counts, st["info"]),
             ],
         ],
         colWidths=[88 * mm, 120 * mm, 65 * mm],
@@ -147,7 +228,7 @@ def render_record_form(form: RecordForm) -> bytes:
         ],
         colWidths=[130 * mm, 80 * mm, 63 * mm],
     )
-    story: list[Any] = [
+    return [
         Paragraph("考场记录表", st["title"]),
         info,
         Spacer(1, 3 * mm),
@@ -161,14 +242,3 @@ def render_record_form(form: RecordForm) -> bytes:
             st["note"],
         ),
     ]
-
-    def footer(canvas: Any, document: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        canvas.drawRightString(
-            landscape(A4)[0] - 12 * mm, 7 * mm, f"{form.sitting} · {form.room} · 第 {document.page} 页"
-        )
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()
