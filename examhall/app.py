@@ -30,6 +30,7 @@ from litestar.types import Message, Scope
 from examhall import i18n, models  # noqa: F401 - all tables registered before the first query
 from examhall.bank.pages import BankPages
 from examhall.bank.routes import BankApi
+from examhall.batches.schedule_pages import SchedulePages
 from examhall.config import Settings, load_settings
 from examhall.console.chief_pages import ChiefConsole
 from examhall.console.incident_routes import IncidentApi, IncidentPages
@@ -190,6 +191,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             IncidentPages,
             RoomConsole,
             TerminalPages,
+            SchedulePages,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False
             ),

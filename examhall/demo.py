@@ -7,7 +7,7 @@ room, bank …) so that anyone can try the system as candidate, invigilator or a
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from examhall.bank import io
 from examhall.bank import service as bank_service
 from examhall.bank.models import BankVersion, Occupation
+from examhall.batches import registration, seating
 from examhall.batches import service as batch_service
-from examhall.batches.models import Batch, Candidate, Room
+from examhall.batches.models import Application, Batch, Candidate, Room
 from examhall.batches.rules import id_check_char
 from examhall.config import REPO_ROOT, Settings
 from examhall.db import Database
@@ -26,6 +27,7 @@ from examhall.papers import service as papers_service
 from examhall.papers.models import Blueprint
 from examhall.security import service, terminals
 from examhall.security.audit import Actor
+from examhall.security.models import User
 from examhall.security.passwords import Passwords
 from examhall.sittings import examday
 from examhall.sittings import service as sittings_service
@@ -72,6 +74,7 @@ async def seed_demo(db: Database, settings: Settings) -> DemoSite:
     logins = await _seed_people(db, settings)
     facts = await _seed_exam(db, settings)
     facts += await _seed_practice_sitting(db, settings)
+    facts += await _seed_registration_batch(db, settings)
     return DemoSite(logins=logins, facts=facts)
 
 
@@ -140,7 +143,7 @@ async def _seed_exam(db: Database, settings: Settings) -> list[str]:
             duration_minutes=90,
             actor=DEMO_ACTOR,
         )
-        candidates = list(await session.scalars(select(Candidate).order_by(Candidate.id)))
+        candidates = await _demo_candidates(session)
         await batch_service.seat_candidates(session, theory.id, room, [c.id for c in candidates])
         await prove_through_mock(
             session,
@@ -223,7 +226,7 @@ async def _seed_practice_sitting(db: Database, settings: Settings) -> list[str]:
             duration_minutes=90,
             actor=DEMO_ACTOR,
         )
-        candidates = list(await session.scalars(select(Candidate).order_by(Candidate.id)))
+        candidates = await _demo_candidates(session)
         await batch_service.seat_candidates(session, practice.id, room, [c.id for c in candidates])
         await papers_service.assemble_for_sitting(
             session, settings, papers_service.AssemblyRequest(practice.id, blueprint.id, "per_candidate"), DEMO_ACTOR
@@ -250,6 +253,96 @@ async def _seed_practice_sitting(db: Database, settings: Settings) -> list[str]:
         code = await terminals.issue_code(session, room.id, None, admin, now)
         facts.append(f"terminal code {code}: a spare terminal of {room.name} (R-CLOCK-7 moves)")
     return facts
+
+
+async def _demo_candidates(session: AsyncSession) -> list[Candidate]:
+    """The four demo candidates (not the registration batch's 300)."""
+    tickets = [ticket for _name, _first17, ticket in DEMO_CANDIDATES]
+    return list(
+        await session.scalars(select(Candidate).where(Candidate.ticket_number.in_(tickets)).order_by(Candidate.id))
+    )
+
+
+REGISTRATION_BATCH = "DEMO-2026-12"
+SAMPLE_REGISTRATIONS = REPO_ROOT / "tests" / "data" / "candidates-300.xlsx"
+
+
+async def _seed_registration_batch(db: Database, settings: Settings) -> list[str]:
+    """A batch in registration (issue 6): the 300-candidate sample file imported (rows of occupations
+    the batch does not offer are skipped and reported), most applications approved and paid, a
+    theory sitting in two weeks seated in two rooms with enrolled terminals, invigilators assigned."""
+    async with db.session() as session:
+        batch = await session.scalar(select(Batch).where(Batch.code == REGISTRATION_BATCH))
+        if batch is not None:
+            return [f"registration batch {batch.code}: /batches/{batch.id} (schedule: /batches/{batch.id}/schedule)"]
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        occupation = await session.scalar(select(Occupation).where(Occupation.name == "化工总控工"))
+        assert occupation is not None
+        occupation.fee_category = occupation.fee_category or "B"
+        batch = await batch_service.create_batch(
+            session, REGISTRATION_BATCH, "2026年第十二批职业技能等级认定（演示报名）"
+        )
+        batch.notice = (
+            "报名时间：即日起至12月10日。理论知识考试采用计算机考试，请携带身份证和准考证提前30分钟到达考点。"
+        )
+        batch.exam_from = (now + timedelta(days=14)).date()
+        batch.exam_to = batch.exam_from
+        await batch_service.set_status(session, batch.id, "registration", DEMO_ACTOR)
+        for level in (4, 3):
+            await batch_service.add_offering(session, batch.id, occupation.id, level, DEMO_ACTOR)
+        report = await registration.import_registrations(
+            session, batch.id, SAMPLE_REGISTRATIONS.read_bytes(), SAMPLE_REGISTRATIONS.name, DEMO_ACTOR, skip_bad=True
+        )
+        applications = list(
+            await session.scalars(select(Application).where(Application.batch_id == batch.id).order_by(Application.id))
+        )
+        for number, application in enumerate(applications):
+            if number % 17 == 5:
+                continue  # left for the reviewer
+            if number % 23 == 7:
+                await registration.decide(session, application.id, "rejected", "工作年限不足申报条件", DEMO_ACTOR)
+                continue
+            await registration.decide(session, application.id, "approved", "", DEMO_ACTOR)
+            if number % 11 != 3:  # a few have not paid yet
+                await registration.record_payment(
+                    session,
+                    application.id,
+                    amount=application.fee_total,
+                    method=("wechat", "alipay", "cash", "transfer")[number % 4],
+                    receipt_no=f"DEMO-{application.id:05d}",
+                    actor=DEMO_ACTOR,
+                )
+        sitting = await sittings_service.schedule_sitting(
+            session,
+            batch_id=batch.id,
+            occupation_id=occupation.id,
+            level=4,
+            kind="theory",
+            title="化工总控工四级 理论知识考试（第十二批）",
+            starts_at=datetime.combine(batch.exam_from, time(1, 0), UTC),  # 09:00 in China
+            duration_minutes=90,
+            actor=DEMO_ACTOR,
+        )
+        room_ids = []
+        for name in ("第五考场", "第六考场", "第七考场", "第八考场"):
+            room = await batch_service.create_room(session, "本中心考点", name, seat_count=32, columns=8)
+            room.capacity, room.spare_seats = 30, 2
+            room_ids.append(room.id)
+            for seat_no in range(1, 33):
+                code = await terminals.issue_code(session, room.id, seat_no, DEMO_ACTOR, now)
+                await terminals.enroll(session, settings, code, "127.0.0.1", now)
+        outcome = await seating.allocate(session, sitting.id, room_ids, DEMO_ACTOR, mode="random", seed=2026)
+        staff = {u.username: u.id for u in await session.scalars(select(User))}
+        first_room = room_ids[0]
+        for username in ("invigilator1", "invigilator2"):
+            if username in staff:
+                await seating.assign_invigilator(session, sitting.id, first_room, staff[username], DEMO_ACTOR)
+    return [
+        f"registration batch {REGISTRATION_BATCH}: /batches/{batch.id} — {report.imported} applications imported "
+        f"from {SAMPLE_REGISTRATIONS.name} ({report.skipped} rows skipped: occupations not offered), "
+        f"{outcome.placed} seated in /batches/{batch.id}/schedule"
+    ]
 
 
 async def _describe(session: AsyncSession, batch: Batch) -> list[str]:

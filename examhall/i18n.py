@@ -35,8 +35,13 @@ def set_timezone(name: str) -> None:
 
 def site_time(value: datetime | str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored UTC time (or its ISO text) as the site's local wall-clock time."""
+    return site_moment(value).strftime(fmt)
+
+
+def site_moment(value: datetime | str) -> datetime:
+    """A stored UTC time (or its ISO text) in the site's time zone."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(_zone[0]).strftime(fmt)
+    return moment.astimezone(_zone[0])
 
 
 def load_catalogs(locale_dir: Path) -> dict[str, Translations]:

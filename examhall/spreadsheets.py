@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -165,3 +165,27 @@ def put_row(ws: Worksheet, values: Sequence[object], *, bold: bool = False) -> N
             cell.number_format = "@"
         if bold:
             cell.font = Font(bold=True)
+
+
+def xlsx_bytes(sheet_title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """One sheet for an export: bold header row that stays visible, columns wide enough to read."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = sheet_title[:31]
+    put_row(sheet, headers, bold=True)
+    widths = [len(str(h)) for h in headers]
+    for row in rows:
+        put_row(sheet, row)
+        widths = [max(w, len(str(v))) for w, v in zip(widths, row, strict=False)] + widths[len(row) :]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, 4 + width * 1.6)
+    sheet.freeze_panes = "A2"
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

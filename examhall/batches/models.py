@@ -203,3 +203,25 @@ class StaffConflict(Base):
     kind: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PrintJob(Base):
+    """A batch document being rendered (tickets, desk labels, door lists, sign-in sheets, record
+    forms). The worker that renders it writes its progress here, so the page polling it may be
+    served by any worker; the finished PDF is kept until it is downloaded or replaced."""
+
+    __tablename__ = "print_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    problems: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -18,14 +18,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.batches.models import Candidate, CandidatePhoto, Room, SeatAssignment
+from examhall.batches.staffing import invigilators_needed
 from examhall.console import incidents
 from examhall.console.models import ConsolePresence
 from examhall.events import publish_after_commit
@@ -57,8 +58,6 @@ STATUSES: Final = (
 # Statuses in which the candidate has an open attempt in the room and may be moved (R-CLOCK-7).
 MOVABLE: Final = frozenset({"checked_in", "working", "on_break", "paused", "final_minutes"})
 ABSENT_ACTION: Final = "candidate_absent"
-MIN_INVIGILATORS: Final = 2  # R-REG-5
-CANDIDATES_PER_INVIGILATOR: Final = 15  # R-REG-5
 _ABSENT_LOCK: Final = 0x61627374  # "abst": one mark_absent per sitting at a time, across workers
 
 
@@ -158,6 +157,7 @@ class RoomView:
     start_deadline: datetime  # S + 30 min for the room (R-CLOCK-2)
     spares: list[Spare]
     invigilators: list[str] = dataclasses.field(default_factory=list)  # at the room console now
+    snapshot: RoomSnapshot | None = None  # the read behind it, for live consoles
 
     @property
     def understaffed(self) -> bool:
@@ -333,6 +333,23 @@ async def _spare_terminals(session: AsyncSession, room_id: int) -> list[Terminal
     return list(rows)
 
 
+@dataclasses.dataclass(frozen=True)
+class Live:
+    """Counters of an attempt newer than its last read, as the hot path publishes them with its
+    room events (sittings.progress): the answered count, the last activity, the connection."""
+
+    answered: int | None = None
+    last_activity_at: datetime | None = None
+    online: bool | None = None
+
+    def over(self, newer: Live) -> Live:
+        return Live(
+            answered=newer.answered if newer.answered is not None else self.answered,
+            last_activity_at=newer.last_activity_at or self.last_activity_at,
+            online=newer.online if newer.online is not None else self.online,
+        )
+
+
 def _tile(
     room: Room,
     sitting: Sitting,
@@ -342,6 +359,7 @@ def _tile(
     now: datetime,
     spare_labels: dict[int, str],
     spare: Terminal | None = None,
+    live: Live | None = None,
 ) -> SeatTile:
     attempt = seated.attempt
     state = _clock(schedule, sitting, attempt, events, now)
@@ -369,10 +387,10 @@ def _tile(
         photo=seated.photo[:12] if seated.photo else None,
         attempt_id=attempt.id if attempt is not None else None,
         started=attempt is not None and attempt.started_at is not None,
-        answered=attempt.answered_count if attempt is not None else 0,
+        answered=_pick(live and live.answered, attempt.answered_count if attempt is not None else 0),
         total=attempt.item_count if attempt is not None else 0,
-        last_activity_at=attempt.last_activity_at if attempt is not None else None,
-        online=bool(attempt is not None and attempt.online and not closed),
+        last_activity_at=(live and live.last_activity_at) or (attempt.last_activity_at if attempt else None),
+        online=bool(attempt is not None and _pick(live and live.online, attempt.online) and not closed),
         may_submit=state.may_submit,
         submit_opens_at=state.submit_opens_at if not closed else None,
         end_time=state.end_time,
@@ -388,6 +406,10 @@ def _tile(
         spare_label=spare.label if spare is not None else None,
         from_seat=seated.seat_no if spare is not None else None,
     )
+
+
+def _pick(newer: Any, stored: Any) -> Any:
+    return stored if newer is None else newer
 
 
 def _empty_tile(room: Room, seat_no: int) -> SeatTile:
@@ -453,6 +475,160 @@ async def seat_tiles(
     return (await _build(session, sitting_id, room_id, now, attempt_ids))[0]
 
 
+@dataclasses.dataclass
+class RoomSnapshot:
+    """What a console read of its room last: enough to draw any of those tiles again at a later
+    instant — the clock is a pure function of the events — with newer :class:`Live` counters,
+    without the database. Anything else that changes arrives as an event and is read again."""
+
+    sitting: Sitting
+    room: Room
+    seated: dict[int, _Seated]  # attempt id → seat, candidate and attempt as read
+    events: dict[int, list[clk.AttemptEvent]]
+    spares: list[Terminal]  # the room's spare terminals (read with the full room only)
+    spare_of: dict[int, Terminal]  # attempt id → the spare terminal the candidate works at
+    flags: dict[int, int]  # attempt id → open incident flags
+    order: list[int]  # attempt ids in reading order of their seats
+    unattempted: list[_Seated] = dataclasses.field(default_factory=list)  # seated, not checked in
+
+    @property
+    def labels(self) -> dict[int, str]:
+        return {t.id: t.label for t in self.spares} | {t.id: t.label for t in self.spare_of.values()}
+
+    def knows(self, attempt_ids: Iterable[int]) -> bool:
+        return all(a in self.seated for a in attempt_ids)
+
+    def tiles(self, attempt_ids: Iterable[int], now: datetime, live: Mapping[int, Live]) -> list[SeatTile]:
+        """The tiles of these attempts now: their seats, then the spare terminals they work at."""
+        wanted = set(attempt_ids)
+        schedule = examday.schedule_of(self.sitting)
+        labels = self.labels
+        chosen = [a for a in self.order if a in wanted]
+        tiles = [
+            self._flag(
+                _tile(
+                    self.room,
+                    self.sitting,
+                    schedule,
+                    self.seated[a],
+                    self.events.get(a, []),
+                    now,
+                    labels,
+                    live=live.get(a),
+                )
+            )
+            for a in chosen
+        ]
+        for a in sorted((a for a in chosen if a in self.spare_of), key=lambda a: self.spare_of[a].id):
+            tiles.append(
+                self._flag(
+                    _tile(
+                        self.room,
+                        self.sitting,
+                        schedule,
+                        self.seated[a],
+                        self.events.get(a, []),
+                        now,
+                        labels,
+                        spare=self.spare_of[a],
+                        live=live.get(a),
+                    )
+                )
+            )
+        return tiles
+
+    def _flag(self, tile: SeatTile) -> SeatTile:
+        if tile.attempt_id in self.flags:
+            return dataclasses.replace(tile, incidents=self.flags[tile.attempt_id])
+        return tile
+
+    def merge(self, newer: RoomSnapshot, attempt_ids: Iterable[int]) -> None:
+        """Take what ``newer`` (a read of some attempts) says of ``attempt_ids``."""
+        self.sitting, self.room, self.flags = newer.sitting, newer.room, newer.flags
+        for a in attempt_ids:
+            if a in newer.seated:
+                self.seated[a] = newer.seated[a]
+                self.events[a] = newer.events.get(a, [])
+                if a in newer.spare_of:
+                    self.spare_of[a] = newer.spare_of[a]
+                else:
+                    self.spare_of.pop(a, None)
+        self.order = sorted(self.seated, key=lambda a: (self.seated[a].room_id, self.seated[a].seat_no))
+        now_seated = {(s.room_id, s.seat_no) for s in self.seated.values()}
+        self.unattempted = [s for s in self.unattempted if (s.room_id, s.seat_no) not in now_seated]
+
+
+async def read_room(
+    session: AsyncSession, sitting_id: int, room_id: int, attempt_ids: Iterable[int] | None = None
+) -> RoomSnapshot:
+    """The database read behind the seat map (all seats, or those of ``attempt_ids``)."""
+    sitting, room = await _sitting_and_room(session, sitting_id, room_id)
+    wanted = None if attempt_ids is None else sorted(set(attempt_ids))
+    seated = await _seated(session, sitting_id, room_id, wanted) if wanted is None or wanted else []
+    attempts = [s.attempt for s in seated if s.attempt is not None]
+    events = await _events(session, [a.id for a in attempts])
+    moved = any(a.terminal_id is not None for a in attempts)
+    spares = await _spare_terminals(session, room_id) if wanted is None or moved else []
+    by_id = {t.id: t for t in spares}
+    spare_of: dict[int, Terminal] = {}
+    for a in attempts:
+        if a.terminal_id is not None and a.state != "closed" and a.terminal_id in by_id:
+            spare_of[a.id] = by_id[a.terminal_id]
+    snapshot = RoomSnapshot(
+        sitting=sitting,
+        room=room,
+        seated={s.attempt.id: s for s in seated if s.attempt is not None},
+        events=dict(events),
+        spares=spares,
+        spare_of=spare_of,
+        flags=await incidents.open_flags(session, sitting_id, room_id) if wanted is None or wanted else {},
+        order=[s.attempt.id for s in seated if s.attempt is not None],
+        unattempted=[s for s in seated if s.attempt is None],
+    )
+    return snapshot
+
+
+def _compose(snapshot: RoomSnapshot, now: datetime, full: bool) -> tuple[list[SeatTile], list[Spare]]:
+    sitting, room = snapshot.sitting, snapshot.room
+    schedule = examday.schedule_of(sitting)
+    labels = {t.id: t.label for t in snapshot.spares}
+    seated = sorted(
+        [snapshot.seated[a] for a in snapshot.order] + snapshot.unattempted, key=lambda s: (s.room_id, s.seat_no)
+    )
+    occupant = {t.id: snapshot.seated[a] for a, t in snapshot.spare_of.items()}
+    tiles: list[SeatTile] = []
+    if full:
+        by_seat = {s.seat_no: s for s in seated}
+        for seat_no in sorted(set(range(1, room.seat_count + 1)) | set(by_seat)):
+            here = by_seat.get(seat_no)
+            if here is None:
+                tiles.append(_empty_tile(room, seat_no))
+            else:
+                own = snapshot.events.get(here.attempt.id, []) if here.attempt is not None else []
+                tiles.append(_tile(room, sitting, schedule, here, own, now, labels))
+    else:
+        for s in seated:
+            assert s.attempt is not None
+            tiles.append(_tile(room, sitting, schedule, s, snapshot.events.get(s.attempt.id, []), now, labels))
+    for spare in snapshot.spares:
+        holder = occupant.get(spare.id)
+        if holder is not None and holder.attempt is not None:
+            own = snapshot.events.get(holder.attempt.id, [])
+            tiles.append(_tile(room, sitting, schedule, holder, own, now, labels, spare=spare))
+        elif full:
+            tiles.append(_free_spare_tile(spare))
+    flags = snapshot.flags
+    if flags:
+        tiles = [dataclasses.replace(t, incidents=flags[t.attempt_id]) if t.attempt_id in flags else t for t in tiles]
+    held = {terminal_id: s.attempt.id for terminal_id, s in occupant.items() if s.attempt is not None}
+    return tiles, [Spare(t.id, t.label, held.get(t.id)) for t in snapshot.spares]
+
+
+def seat_tiles_of(snapshot: RoomSnapshot, now: datetime) -> list[SeatTile]:
+    """The tiles of a read of some attempts (:func:`read_room` with ``attempt_ids``)."""
+    return _compose(snapshot, now, full=False)[0]
+
+
 async def _build(
     session: AsyncSession,
     sitting_id: int,
@@ -460,50 +636,8 @@ async def _build(
     now: datetime,
     attempt_ids: Iterable[int] | None,
 ) -> tuple[list[SeatTile], list[Spare]]:
-    sitting, room = await _sitting_and_room(session, sitting_id, room_id)
-    schedule = examday.schedule_of(sitting)
-    wanted = None if attempt_ids is None else sorted(set(attempt_ids))
-    if wanted is not None and not wanted:
-        return [], []
-    seated = await _seated(session, sitting_id, room_id, wanted)
-    attempts = [s.attempt for s in seated if s.attempt is not None]
-    events = await _events(session, [a.id for a in attempts])
-    moved = any(a.terminal_id is not None for a in attempts)
-    spares = await _spare_terminals(session, room_id) if wanted is None or moved else []
-    labels = {t.id: t.label for t in spares}
-    occupant: dict[int, _Seated] = {}
-    for s in seated:
-        a = s.attempt
-        if a is not None and a.terminal_id is not None and a.state != "closed":
-            occupant[a.terminal_id] = s
-
-    tiles: list[SeatTile] = []
-    by_seat = {s.seat_no: s for s in seated}
-    if wanted is None:
-        for seat_no in sorted(set(range(1, room.seat_count + 1)) | set(by_seat)):
-            here = by_seat.get(seat_no)
-            if here is None:
-                tiles.append(_empty_tile(room, seat_no))
-            else:
-                own = events.get(here.attempt.id, []) if here.attempt is not None else []
-                tiles.append(_tile(room, sitting, schedule, here, own, now, labels))
-    else:
-        for s in seated:
-            assert s.attempt is not None
-            tiles.append(_tile(room, sitting, schedule, s, events.get(s.attempt.id, []), now, labels))
-    for spare in spares:
-        holder = occupant.get(spare.id)
-        if holder is not None and holder.attempt is not None:
-            tiles.append(
-                _tile(room, sitting, schedule, holder, events.get(holder.attempt.id, []), now, labels, spare=spare)
-            )
-        elif wanted is None:
-            tiles.append(_free_spare_tile(spare))
-    flags = await incidents.open_flags(session, sitting_id, room_id)
-    if flags:
-        tiles = [dataclasses.replace(t, incidents=flags[t.attempt_id]) if t.attempt_id in flags else t for t in tiles]
-    held = {terminal_id: s.attempt.id for terminal_id, s in occupant.items() if s.attempt is not None}
-    return tiles, [Spare(t.id, t.label, held.get(t.id)) for t in spares]
+    snapshot = await read_room(session, sitting_id, room_id, attempt_ids)
+    return _compose(snapshot, now, attempt_ids is None)
 
 
 def room_summary(tiles: Iterable[SeatTile]) -> RoomSummary:
@@ -537,11 +671,6 @@ def room_summary(tiles: Iterable[SeatTile]) -> RoomSummary:
     )
 
 
-def invigilators_needed(candidates: int) -> int:
-    """R-REG-5: a theory room needs at least 2 invigilators and at least 1 per 15 candidates."""
-    return max(MIN_INVIGILATORS, -(-candidates // CANDIDATES_PER_INVIGILATOR))
-
-
 def not_arrived(tiles: Iterable[SeatTile]) -> list[NotArrived]:
     """Seated candidates not checked in yet, while they may still come (before S + 30 min)."""
     return [
@@ -556,7 +685,8 @@ async def room_view(session: AsyncSession, sitting_id: int, room_id: int, now: d
     sitting, room = await _sitting_and_room(session, sitting_id, room_id)
     if not await room_in_sitting(session, sitting_id, room_id):
         raise RoomNotFound(f"room {room_id} holds no seat of sitting {sitting_id}")
-    tiles, spares = await _build(session, sitting_id, room_id, now, None)
+    snapshot = await read_room(session, sitting_id, room_id)
+    tiles, spares = _compose(snapshot, now, full=True)
     return RoomView(
         sitting=sitting,
         room=room,
@@ -568,6 +698,7 @@ async def room_view(session: AsyncSession, sitting_id: int, room_id: int, now: d
         start_deadline=room_start_deadline(sitting),
         spares=spares,
         invigilators=await invigilators_present(session, sitting_id, room_id, now),
+        snapshot=snapshot,
     )
 
 

@@ -22,6 +22,26 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
 
     op.create_table(
+        "print_jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("sitting_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("requested_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("problems", postgresql.JSONB(astext_type=sa.Text()), server_default="[]", nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=True),
+        sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], name=op.f("fk_print_jobs_batch_id_batches")),
+        sa.ForeignKeyConstraint(["sitting_id"], ["sittings.id"], name=op.f("fk_print_jobs_sitting_id_sittings")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_print_jobs")),
+    )
+    op.create_index(op.f("ix_print_jobs_batch_id"), "print_jobs", ["batch_id"], unique=False)
+    op.create_table(
         "offerings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
@@ -157,6 +177,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_print_jobs_batch_id"), table_name="print_jobs")
+    op.drop_table("print_jobs")
 
     op.drop_column("rooms", "spare_seats")
     op.drop_column("rooms", "capacity")
