@@ -4,6 +4,7 @@ migrations at serve, the first admin, the demo site and its printed logins."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,6 +85,10 @@ def test_first_admin_then_serve_demo_on_an_embedded_database(tmp_path: Path) -> 
         assert "embedded PostgreSQL" in text
         assert "admin" in text and "examhall-demo" in text
         assert "D2026110001" in text  # a demo candidate's ticket
+        # Issue 6: the registration batch from the 300-candidate sample file, seated.
+        registered = re.search(r"registration batch DEMO-2026-12: /batches/(\d+) — (\d+) applications imported", text)
+        assert registered is not None and int(registered.group(2)) > 200, text
+        assert re.search(r"(\d+) seated in /batches/\d+/schedule", text) is not None
         assert postmaster_running(data)
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
