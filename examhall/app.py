@@ -31,6 +31,7 @@ from examhall import i18n, models  # noqa: F401 - all tables registered before t
 from examhall.bank.pages import BankPages
 from examhall.bank.routes import BankApi
 from examhall.batches.schedule_pages import SchedulePages
+from examhall.batches.schedule_routes import ScheduleApi
 from examhall.config import Settings, load_settings
 from examhall.console.chief_pages import ChiefConsole
 from examhall.console.incident_routes import IncidentApi, IncidentPages
@@ -192,6 +193,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             RoomConsole,
             TerminalPages,
             SchedulePages,
+            ScheduleApi,
             create_static_files_router(
                 path="/static", directories=[static_dir], opt={"public": True}, include_in_schema=False
             ),

@@ -31,6 +31,8 @@ PASSWORD = "correct-horse-9"
 def valid_id_number(n: int) -> str:
     first17 = f"37010219900101{n:03d}"
     return first17 + id_check_char(first17)
+
+
 ACTOR = Actor("test")
 
 
@@ -320,3 +322,46 @@ def test_seating_service_refuses_unknown_rooms_and_mock_sittings(clean_db: str, 
 
     assert run_db(clean_db, work) == ["no_rooms", "no_room", "bad_mode"]
     assert sql(clean_db, "SELECT count(*) AS n FROM seat_assignments")[0]["n"] == 0
+
+
+def test_scheduling_through_the_api(client: httpx.Client, clean_db: str, test_settings: Settings) -> None:
+    """Every scheduling action of the pages is in /api/v1 too, with coded refusals."""
+    from tests.conftest import csrf_token
+
+    site = scheduled_batch(clean_db, test_settings, approved_paid=3)
+    admin(client, clean_db, test_settings)
+    headers = {"x-csrftoken": csrf_token(client)}
+    bad = client.post(f"/api/v1/sittings/{site.sitting_id}/allocate", json={"room_ids": []}, headers=headers)
+    assert bad.status_code == 409 and bad.json()["code"] == "no_rooms"
+    done = client.post(
+        f"/api/v1/sittings/{site.sitting_id}/allocate", json={"room_ids": [site.room_b], "seed": 4}, headers=headers
+    )
+    assert done.status_code == 200 and done.json()["placed"] == 3 and done.json()["problems"] == []
+    seats = client.get(f"/api/v1/sittings/{site.sitting_id}/seats").json()
+    assert [s["seat_no"] for s in seats] == [1, 2, 3] and all(s["ticket"] for s in seats)
+    make_user(clean_db, test_settings, "zhangmin", ["invigilator"])
+    user_id = sql(clean_db, "SELECT id FROM users WHERE username = 'zhangmin'")[0]["id"]
+    assigned = client.post(
+        f"/api/v1/sittings/{site.sitting_id}/invigilators",
+        json={"room_id": site.room_b, "user_id": user_id},
+        headers=headers,
+    )
+    assert assigned.status_code == 200
+    staffing = client.get(f"/api/v1/sittings/{site.sitting_id}/staffing").json()
+    assert staffing[0]["invigilators"] == [{"user_id": user_id, "name": "Zhangmin"}] and staffing[0]["problems"]
+    job = client.post(
+        f"/api/v1/batches/{site.batch_id}/print",
+        json={"kind": "door_lists", "sitting_id": site.sitting_id},
+        headers=headers,
+    ).json()["job_id"]
+    deadline = time.monotonic() + 30
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = client.get(f"/api/v1/print-jobs/{job}").json()
+        if state["state"] != "running":
+            break
+        time.sleep(0.2)
+    assert state["state"] == "done" and state["done"] == state["total"] and state["pdf"]
+    assert client.get(state["pdf"]).content.startswith(b"%PDF")
+    removed = client.delete(f"/api/v1/sittings/{site.sitting_id}/invigilators/{user_id}", headers=headers)
+    assert removed.status_code == 200 and sql(clean_db, "SELECT count(*) AS n FROM room_staff")[0]["n"] == 0
