@@ -29,7 +29,11 @@ ROLE_LINKS: dict[str, list[tuple[str, str]]] = {
     "bank_keeper": [(N_("Bank versions"), "/bank"), (N_("Sittings and their papers"), "/papers")],
     "chief": [(N_("Sittings and their papers"), "/papers"), (N_("Check-in"), "/sittings")],
     "invigilator": [(N_("Check-in"), "/sittings")],
-    "admin": [(N_("Sittings and their papers"), "/papers"), (N_("Exam terminals"), "/terminals")],
+    "admin": [
+        (N_("Certification batches"), "/batches"),
+        (N_("Sittings and their papers"), "/papers"),
+        (N_("Exam terminals"), "/terminals"),
+    ],
 }
 
 

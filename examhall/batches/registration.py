@@ -601,3 +601,153 @@ def payment_summary(rows: Iterable[tuple[int, int]]) -> dict[str, Any]:
         paid += amount
         count += 1
     return {"applications": count, "due": due, "paid": paid, "outstanding": due - paid}
+
+
+# --- Lists for the pages and exports ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ListFilter:
+    """What the candidate list shows; every field is kept in the page's URL."""
+
+    text: str = ""  # name, ID number or ticket number (part of it)
+    status: str = ""  # submitted, approved, rejected, withdrawn
+    offering: str = ""  # "<occupation id>-<level>"
+    paid: str = ""  # "yes" (paid in full) or "no"
+
+
+@dataclasses.dataclass(frozen=True)
+class ListRow:
+    application_id: int
+    candidate_id: int
+    name: str
+    id_number: str
+    ticket: str | None
+    gender: str | None
+    occupation: str
+    level: int
+    status: str
+    fee_total: int
+    paid: int
+    has_photo: bool
+
+
+def _list_query(batch_id: int, want: ListFilter) -> Any:
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.application_id == Application.id)
+        .correlate(Application)
+        .scalar_subquery()
+    )
+    has_photo = select(CandidatePhoto.candidate_id).where(CandidatePhoto.candidate_id == Candidate.id).exists()
+    query = (
+        select(
+            Application.id,
+            Candidate.id,
+            Candidate.name,
+            Candidate.id_number,
+            Candidate.ticket_number,
+            Candidate.gender,
+            Occupation.name,
+            Application.level,
+            Application.status,
+            Application.fee_total,
+            paid.label("paid"),
+            has_photo.label("has_photo"),
+        )
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .join(Occupation, Occupation.id == Application.occupation_id)
+        .where(Application.batch_id == batch_id)
+    )
+    text = want.text.strip()
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            Candidate.name.ilike(like) | Candidate.id_number.ilike(like) | Candidate.ticket_number.ilike(like)
+        )
+    if want.status:
+        query = query.where(Application.status == want.status)
+    occupation, _sep, level = want.offering.partition("-")
+    if occupation.isdigit() and level.isdigit():
+        query = query.where(Application.occupation_id == int(occupation), Application.level == int(level))
+    if want.paid == "yes":
+        query = query.where(paid >= Application.fee_total)
+    elif want.paid == "no":
+        query = query.where(paid < Application.fee_total)
+    return query
+
+
+async def list_applications(
+    session: AsyncSession, batch_id: int, want: ListFilter, *, page: int = 1, size: int = 50
+) -> tuple[list[ListRow], int]:
+    """One page of the filtered list and the total count (both one query each)."""
+    query = _list_query(batch_id, want)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(query.order_by(Application.id).limit(size).offset(max(0, page - 1) * size))
+    return [ListRow(*row) for row in rows], int(total)
+
+
+async def all_applications(session: AsyncSession, batch_id: int, want: ListFilter) -> list[ListRow]:
+    rows = await session.execute(_list_query(batch_id, want).order_by(Application.id))
+    return [ListRow(*row) for row in rows]
+
+
+async def batch_counts(session: AsyncSession, batch_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(Application.status, func.count()).where(Application.batch_id == batch_id).group_by(Application.status)
+    )
+    counts = {status: int(n) for status, n in rows}
+    approved = await session.scalars(
+        select(Application).where(Application.batch_id == batch_id, Application.status == batch_rules.APPROVED)
+    )
+    approved_list = list(approved)
+    paid = await paid_amounts(session, [a.id for a in approved_list])
+    counts["paid_in_full"] = sum(1 for a in approved_list if paid.get(a.id, 0) >= a.fee_total)
+    counts["unpaid"] = len(approved_list) - counts["paid_in_full"]
+    counts["all"] = sum(counts.get(s, 0) for s in ("submitted", "approved", "rejected", "withdrawn"))
+    return counts
+
+
+async def offering_totals(session: AsyncSession, batch_id: int) -> list[dict[str, Any]]:
+    """Due, paid and outstanding per occupation and level, for the accounts (R-REG-2)."""
+    paid = (
+        select(Payment.application_id, func.sum(Payment.amount).label("paid"))
+        .group_by(Payment.application_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            Occupation.name,
+            Application.level,
+            func.count(Application.id),
+            func.sum(Application.fee_total),
+            func.coalesce(func.sum(paid.c.paid), 0),
+        )
+        .join(Occupation, Occupation.id == Application.occupation_id)
+        .outerjoin(paid, paid.c.application_id == Application.id)
+        # Rejected and withdrawn applications owe nothing (a payment made is refunded by a reversal).
+        .where(
+            Application.batch_id == batch_id,
+            Application.status.in_([batch_rules.SUBMITTED, batch_rules.APPROVED]),
+        )
+        .group_by(Occupation.name, Application.level)
+        .order_by(Occupation.name, Application.level.desc())
+    )
+    return [
+        {"occupation": occ, "level": level, "applications": int(n), "due": int(due or 0), "paid": int(got or 0)}
+        | {"outstanding": int(due or 0) - int(got or 0)}
+        for occ, level, n, due, got in rows
+    ]
+
+
+async def payments_of_batch(session: AsyncSession, batch_id: int, *, unconfirmed_only: bool = False) -> list[Any]:
+    query = (
+        select(Payment, Candidate.name, Candidate.id_number)
+        .join(Application, Application.id == Payment.application_id)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(Application.batch_id == batch_id)
+        .order_by(Payment.recorded_at, Payment.id)
+    )
+    if unconfirmed_only:
+        query = query.where(Payment.confirmed_at.is_(None))
+    return list(await session.execute(query))
