@@ -41,11 +41,17 @@ DOCUMENTS: Final = {
     "sign_in": N_("Sign-in sheets"),
     "record_forms": N_("Blank room record forms"),
 }
+SITTING_KINDS: Final = {
+    "theory": N_("theory exam on computer"),
+    "skill": N_("skill assessment"),
+    "review": N_("comprehensive review"),
+}
 CONFLICT_KINDS: Final = {"relative": N_("relative"), "own_student": N_("own student"), "apprentice": N_("apprentice")}
 
 
 class SittingForm(msgspec.Struct):
     offering_id: str = ""
+    kind: str = "theory"
     day: str = ""  # YYYY-MM-DD
     start: str = ""  # HH:MM
     duration: str = "90"
@@ -90,8 +96,12 @@ def refusal_text(exc: BatchError | SittingError) -> str:
     return str(exc)
 
 
-def notice(ok: bool, message: str, problems: list[str] | None = None) -> Template:
-    return Template("batches/_notice.html", context={"ok": ok, "message": message, "problems": problems or []})
+def notice(ok: bool, message: str, problems: list[str] | None = None, *, refresh: bool = False) -> Template:
+    return Template(
+        "batches/_notice.html",
+        context={"ok": ok, "message": message, "problems": problems or []},
+        headers={"HX-Refresh": "true"} if ok and refresh else {},
+    )
 
 
 def _int(text: str) -> int | None:
@@ -132,7 +142,7 @@ class SchedulePages(Controller):
         sittings = list(
             await db_session.scalars(
                 select(Sitting)
-                .where(Sitting.batch_id == batch.id, Sitting.kind == "theory")
+                .where(Sitting.batch_id == batch.id, Sitting.kind.in_(list(SITTING_KINDS)))
                 .order_by(Sitting.starts_at)
             )
         )
@@ -147,6 +157,7 @@ class SchedulePages(Controller):
             "enrolled": enrolled,
             "seated": seated,
             "documents": DOCUMENTS,
+            "sitting_kinds": SITTING_KINDS,
         }
 
     @post("/batches/{batch_id:int}/sittings", status_code=HTTP_200_OK)
@@ -167,6 +178,8 @@ class SchedulePages(Controller):
             start = time.fromisoformat(data.start.strip())
         except ValueError:
             return notice(False, _("Date and start time: write them as 2026-12-05 and 09:00."))
+        if data.kind not in SITTING_KINDS:
+            return notice(False, _("Kind: a theory exam, a skill assessment or a comprehensive review."))
         duration = _int(data.duration)
         if duration is None:
             return notice(False, _("Duration: minutes, a whole number."))
@@ -178,15 +191,15 @@ class SchedulePages(Controller):
                 batch_id=batch.id,
                 occupation_id=offering.occupation_id,
                 level=offering.level,
-                kind="theory",
-                title=f"{batch.name} · {occupation.name} {_('level %(n)s', n=offering.level)} · {_('theory')}",
+                kind=data.kind,
+                title=f"{occupation.name} {_('level %(n)s', n=offering.level)} · {_(SITTING_KINDS[data.kind])}",
                 starts_at=datetime.combine(day, start, ZoneInfo(settings.timezone)),
                 duration_minutes=duration,
                 actor=actor_of(request),
             )
         except SittingError as exc:
             return notice(False, refusal_text(exc))
-        return notice(True, _("The theory sitting is scheduled. Reload the page to seat its candidates."))
+        return notice(True, _("The sitting is scheduled."), refresh=True)
 
     @post("/rooms", status_code=HTTP_200_OK)
     async def add_room(self, db_session: DbSession, data: URLEncodedBody[RoomForm]) -> Template:

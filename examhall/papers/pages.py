@@ -164,7 +164,7 @@ class PaperPages(Controller):
         names = await _occupation_names(db_session)
         views = [
             await _view(db_session, settings, roles, s, names.get(s.occupation_id, ""))
-            for s in await sittings_service.list_sittings(db_session)
+            for s in await sittings_service.list_sittings(db_session, sittings_service.COMPUTER_KINDS)
         ]
         return Template(
             "papers/index.html",
@@ -208,7 +208,7 @@ class PaperPages(Controller):
         names = await _occupation_names(db_session)
         views = [
             view if s.id == sitting_id else await _view(db_session, settings, roles, s, names.get(s.occupation_id, ""))
-            for s in await sittings_service.list_sittings(db_session)
+            for s in await sittings_service.list_sittings(db_session, sittings_service.COMPUTER_KINDS)
         ]
         return Template(
             "papers/index.html", context={**context, "views": views, "focus": sitting_id}, status_code=HTTP_409_CONFLICT

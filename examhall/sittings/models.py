@@ -30,11 +30,12 @@ from examhall.db import Base
 
 class Sitting(Base):
     """A theory sitting (理论知识考试场次) of one batch, occupation and level — or a mock exam
-    (模拟考核) that proves a bank version before real use (R-BANK-3)."""
+    (模拟考核) that proves a bank version before real use (R-BANK-3), or a scheduled skill
+    assessment (技能操作) or comprehensive review (综合评审) whose scores assessors enter."""
 
     __tablename__ = "sittings"
     __table_args__ = (
-        CheckConstraint("kind IN ('theory', 'mock')", name="known_kind"),
+        CheckConstraint("kind IN ('theory', 'mock', 'skill', 'review')", name="known_kind"),
         CheckConstraint("duration_minutes BETWEEN 10 AND 600", name="sane_duration"),
     )
 

@@ -20,6 +20,11 @@ from examhall.security import audit
 from examhall.security.audit import Actor
 from examhall.sittings.models import Sitting
 
+# theory and mock exams are sat on the computer; skill assessments (技能操作) and comprehensive
+# reviews (综合评审) are scheduled here and scored by assessors.
+SITTING_KINDS = ("theory", "mock", "skill", "review")
+COMPUTER_KINDS = ("theory", "mock")
+
 
 class SittingError(ValueError):
     """A sitting operation that cannot be done; ``code`` names the refusal for pages and the API,
@@ -43,8 +48,8 @@ async def schedule_sitting(
     duration_minutes: int,
     actor: Actor,
 ) -> Sitting:
-    if kind not in ("theory", "mock"):
-        raise SittingError("kind: a sitting is a theory exam or a mock exam (模拟考核)")
+    if kind not in SITTING_KINDS:
+        raise SittingError("kind: a theory exam, a mock exam, a skill assessment or a comprehensive review")
     if starts_at.tzinfo is None:
         raise SittingError("starts_at: give the start with its time zone")
     if not 10 <= duration_minutes <= 600:
@@ -98,5 +103,7 @@ async def complete_mock(session: AsyncSession, sitting_id: int, actor: Actor, no
     return sitting
 
 
-async def list_sittings(session: AsyncSession) -> list[Sitting]:
-    return list(await session.scalars(select(Sitting).order_by(Sitting.starts_at.desc())))
+async def list_sittings(session: AsyncSession, kinds: tuple[str, ...] = SITTING_KINDS) -> list[Sitting]:
+    return list(
+        await session.scalars(select(Sitting).where(Sitting.kind.in_(kinds)).order_by(Sitting.starts_at.desc()))
+    )

@@ -365,3 +365,38 @@ def test_scheduling_through_the_api(client: httpx.Client, clean_db: str, test_se
     assert client.get(state["pdf"]).content.startswith(b"%PDF")
     removed = client.delete(f"/api/v1/sittings/{site.sitting_id}/invigilators/{user_id}", headers=headers)
     assert removed.status_code == 200 and sql(clean_db, "SELECT count(*) AS n FROM room_staff")[0]["n"] == 0
+
+
+def test_skill_and_review_assessments_are_scheduled_without_papers_or_seats(
+    client: httpx.Client, clean_db: str, test_settings: Settings
+) -> None:
+    """Batch model: besides the theory sitting on the computer, a batch schedules its skill
+    assessment (技能操作) and comprehensive review (综合评审); they get no computer paper."""
+    site = scheduled_batch(clean_db, test_settings, approved_paid=1)
+    admin(client, clean_db, test_settings)
+    offering_id = sql(clean_db, "SELECT id FROM offerings")[0]["id"]
+    form = {"offering_id": str(offering_id), "day": "2026-12-21", "start": "08:30", "duration": "120"}
+    bad = form_post(client, f"/batches/{site.batch_id}/sittings", {**form, "kind": "party"})
+    assert 'role="alert"' in bad.text
+    for kind in ("skill", "review"):
+        done = form_post(client, f"/batches/{site.batch_id}/sittings", {**form, "kind": kind})
+        assert 'role="status"' in done.text, done.text
+    kinds = [r["kind"] for r in sql(clean_db, "SELECT kind FROM sittings ORDER BY id")]
+    assert kinds == ["theory", "skill", "review"]
+    page = client.get(f"/batches/{site.batch_id}/schedule")
+    assert page.text.count("/allocate") == 1  # seats only for the theory sitting
+    skill_id = sql(clean_db, "SELECT id FROM sittings WHERE kind = 'skill'")[0]["id"]
+
+    async def assemble(db: Database) -> str:
+        from examhall.papers import service as papers_service
+
+        try:
+            async with db.session() as session:
+                await papers_service.assemble_for_sitting(
+                    session, test_settings, papers_service.AssemblyRequest(skill_id, 1, "single"), ACTOR
+                )
+        except papers_service.PaperError as exc:
+            return exc.code
+        return "assembled"
+
+    assert run_db(clean_db, assemble) == "bad_mode"
