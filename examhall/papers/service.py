@@ -185,6 +185,8 @@ async def assemble_for_sitting(
     sitting = await session.get(Sitting, request.sitting_id, with_for_update=True)
     if sitting is None:
         raise PaperError("no_sitting", f"sitting {request.sitting_id} does not exist")
+    if sitting.kind not in ("theory", "mock"):
+        raise PaperError("bad_mode", "skill assessments and comprehensive reviews have no computer paper")
     if await session.scalar(select(PaperSet.id).where(PaperSet.sitting_id == sitting.id)) is not None:
         # R-PAPER-4: one paper set per sitting, never re-used or replaced silently.
         raise PaperError("already_assembled", "this sitting already has its papers")
