@@ -122,6 +122,9 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
             workers=settings.workers,
             log_level=settings.log_level.lower(),
             ws="websockets-sansio",
+            # Small JSON messages on a LAN: compressing them costs CPU and, per connection, the
+            # memory of two zlib streams (thousands of terminals on exam day), and saves nothing.
+            ws_per_message_deflate=False,
         )
 
 

@@ -100,13 +100,20 @@ def _hex_key(name: str, text: str) -> bytes:
     return key
 
 
+_KEYS_READ: dict[Path, str] = {}  # a key file is read once per process (every receipt is signed with one)
+
+
 def _key_file(settings: Settings, name: str, make: Any) -> str:
     key_file = settings.data_dir / name
+    known = _KEYS_READ.get(key_file)
+    if known is not None:
+        return known
     if not key_file.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         key_file.write_text(make())
         key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    _KEYS_READ[key_file] = text = key_file.read_text().strip()
+    return text
 
 
 def _coerce(field: dataclasses.Field[Any], raw: Any, source: str) -> Any:

@@ -121,15 +121,33 @@ class Database:
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._raw_pool: asyncpg.Pool | None = None
+        self._raw_pool_made: asyncio.Future[asyncpg.Pool] | None = None
         self._pool_size = pool_size
         self.bus: EventBus | None = None
 
     async def raw_pool(self) -> asyncpg.Pool:
-        """A raw asyncpg pool for hot paths (answer saves) and NOTIFY; created on first use."""
+        """A raw asyncpg pool for hot paths (answer saves) and NOTIFY; created on first use.
+
+        Its users leave no session state behind (no SET, LISTEN, cursors or session-level advisory
+        locks), so a connection goes back to the pool without asyncpg's reset query — a round trip
+        per use otherwise, on every save and every terminal request; an open transaction is still
+        rolled back."""
         if self._raw_pool is None:
-            self._raw_pool = await asyncpg.create_pool(
-                **asyncpg_connect_args(self.url), min_size=1, max_size=self._pool_size
-            )
+            if self._raw_pool_made is None:  # the first of concurrent callers makes it, the others wait
+                self._raw_pool_made = asyncio.ensure_future(
+                    asyncpg.create_pool(
+                        **asyncpg_connect_args(self.url), min_size=1, max_size=self._pool_size, reset=_keep_session
+                    )
+                )
+            made = self._raw_pool_made
+            try:
+                pool = await asyncio.shield(made)
+            except BaseException:
+                if made.done() and not made.cancelled() and made.exception() is not None:
+                    self._raw_pool_made = None  # try again on the next call
+                raise
+            if self._raw_pool is None:
+                self._raw_pool = pool
         return self._raw_pool
 
     @contextlib.asynccontextmanager
@@ -158,7 +176,12 @@ class Database:
         if self._raw_pool is not None:
             await self._raw_pool.close()
             self._raw_pool = None
+        self._raw_pool_made = None
         await self.engine.dispose()
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """The raw pool's reset: nothing to reset (see Database.raw_pool)."""
 
 
 def resolve_database_url(settings: Settings, embedded: EmbeddedPostgres | None = None) -> str:

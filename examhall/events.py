@@ -190,6 +190,35 @@ class EventBus:
             )
         return int(seq)
 
+    async def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> list[int]:
+        """Send several events in one statement, in order (what one commit queued)."""
+        if not events:
+            return []
+        topics, bodies = [], []
+        for topic, data in events:
+            body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            if len(body.encode()) + len(topic.encode()) + 64 > MAX_PAYLOAD_BYTES:
+                raise ValueError(f"event payload for {topic!r} exceeds {MAX_PAYLOAD_BYTES} bytes; publish ids")
+            topics.append(topic)
+            bodies.append(body)
+        pool = await self.db.raw_pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                """
+                WITH e AS (
+                    SELECT t.topic, t.body, t.n, nextval('event_seq') AS seq
+                    FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(topic, body, n)
+                    ORDER BY t.n
+                )
+                SELECT e.seq, pg_notify($1, json_build_object('t', e.topic, 's', e.seq, 'd', e.body::json)::text)
+                FROM e ORDER BY e.n
+                """,
+                CHANNEL,
+                topics,
+                bodies,
+            )
+        return [int(r["seq"]) for r in rows]
+
 
 def publish_after_commit(session: AsyncSession, topic: str, data: dict[str, Any]) -> None:
     """Queue an event on the session; it is published once the session's transaction commits."""
@@ -204,9 +233,11 @@ async def flush_after_commit(session: AsyncSession, bus: EventBus | None) -> Non
     if bus is None:
         log.warning("no event bus running; %d event(s) not published", len(pending))
         return
-    for topic, data in pending:
-        try:
-            await bus.publish(topic, data)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            # The transaction is committed; a lost signal only delays a console, which resyncs.
-            log.exception("event %s could not be published after commit", topic)
+    try:
+        if len(pending) == 1:
+            await bus.publish(*pending[0])
+        else:
+            await bus.publish_many(pending)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        # The transaction is committed; a lost signal only delays a console, which resyncs.
+        log.exception("%d event(s) could not be published after commit", len(pending))

@@ -21,6 +21,7 @@ entries that act on the clock need the candidate's exam to be open.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -590,22 +591,24 @@ async def all_bars(session: AsyncSession, candidate_id: int) -> list[Bar]:
     return list(await session.scalars(select(Bar).where(Bar.candidate_id == candidate_id).order_by(Bar.id)))
 
 
+@functools.cache
+def _flagged() -> Any:
+    """The query behind the flags of a seat map, built once (live consoles read them often)."""
+    return select(Incident.attempt_id).where(
+        Incident.attempt_id.is_not(None),
+        _counting(),
+        or_(Incident.level.is_not(None), Incident.investigation, Incident.cancel_subject),
+    )
+
+
 async def open_flags(session: AsyncSession, sitting_id: int, room_id: int) -> dict[int, int]:
     """Per attempt of the room: how many entries that count carry a consequence or await an
     investigation — the flags of the seat map."""
-    rows = await session.scalars(
-        select(Incident).where(
-            Incident.sitting_id == sitting_id,
-            Incident.room_id == room_id,
-            Incident.attempt_id.is_not(None),
-            _counting(),
-            or_(Incident.level.is_not(None), Incident.investigation, Incident.cancel_subject),
-        )
-    )
+    rows = await session.scalars(_flagged().where(Incident.sitting_id == sitting_id, Incident.room_id == room_id))
     flags: dict[int, int] = {}
-    for row in rows:
-        assert row.attempt_id is not None
-        flags[row.attempt_id] = flags.get(row.attempt_id, 0) + 1
+    for attempt_id in rows:
+        assert attempt_id is not None
+        flags[attempt_id] = flags.get(attempt_id, 0) + 1
     return flags
 
 

@@ -559,10 +559,19 @@ class RoomSnapshot:
 
 
 async def read_room(
-    session: AsyncSession, sitting_id: int, room_id: int, attempt_ids: Iterable[int] | None = None
+    session: AsyncSession,
+    sitting_id: int,
+    room_id: int,
+    attempt_ids: Iterable[int] | None = None,
+    *,
+    known: RoomSnapshot | None = None,
 ) -> RoomSnapshot:
-    """The database read behind the seat map (all seats, or those of ``attempt_ids``)."""
-    sitting, room = await _sitting_and_room(session, sitting_id, room_id)
+    """The database read behind the seat map (all seats, or those of ``attempt_ids``); the
+    sitting and the room are taken from ``known`` (a console's last full read) when given."""
+    if known is not None:
+        sitting, room = known.sitting, known.room
+    else:
+        sitting, room = await _sitting_and_room(session, sitting_id, room_id)
     wanted = None if attempt_ids is None else sorted(set(attempt_ids))
     seated = await _seated(session, sitting_id, room_id, wanted) if wanted is None or wanted else []
     attempts = [s.attempt for s in seated if s.attempt is not None]
@@ -682,22 +691,26 @@ def not_arrived(tiles: Iterable[SeatTile]) -> list[NotArrived]:
 
 async def room_view(session: AsyncSession, sitting_id: int, room_id: int, now: datetime) -> RoomView:
     """Everything the room console shows at ``now``; RoomNotFound when the room is not the sitting's."""
-    sitting, room = await _sitting_and_room(session, sitting_id, room_id)
     if not await room_in_sitting(session, sitting_id, room_id):
         raise RoomNotFound(f"room {room_id} holds no seat of sitting {sitting_id}")
-    snapshot = await read_room(session, sitting_id, room_id)
+    snapshot = await read_room(session, sitting_id, room_id)  # RoomNotFound without the sitting
+    return view_of(snapshot, now, await invigilators_present(session, sitting_id, room_id, now))
+
+
+def view_of(snapshot: RoomSnapshot, now: datetime, invigilators: list[str]) -> RoomView:
+    """The console's view of a full read of the room (:func:`read_room`, maybe merged since)."""
     tiles, spares = _compose(snapshot, now, full=True)
     return RoomView(
-        sitting=sitting,
-        room=room,
+        sitting=snapshot.sitting,
+        room=snapshot.room,
         now=now,
         tiles=tiles,
         summary=room_summary(tiles),
         not_arrived=not_arrived(tiles),
-        checkin_opens_at=room_checkin_opens_at(sitting),
-        start_deadline=room_start_deadline(sitting),
+        checkin_opens_at=room_checkin_opens_at(snapshot.sitting),
+        start_deadline=room_start_deadline(snapshot.sitting),
         spares=spares,
-        invigilators=await invigilators_present(session, sitting_id, room_id, now),
+        invigilators=invigilators,
         snapshot=snapshot,
     )
 

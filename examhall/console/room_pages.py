@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -83,6 +84,9 @@ MOVE_MESSAGES: Final[dict[str, str]] = {
 _PROGRESS_KINDS: Final = frozenset({"progress", "online", "offline"})
 # Kinds after which the whole room is sent again (spare terminals and lists change).
 _FULL_KINDS: Final = frozenset({clk.EventKind.MOVED.value, "absent"})
+# Events redraw the tiles they name from a read of those attempts; the whole room is read again
+# at least this often (and on a Resync, a reconnect, and whenever the clock alone changes a tile).
+FULL_READ_SECONDS: Final = 60.0
 
 
 class CheckInForm(msgspec.Struct):
@@ -96,6 +100,15 @@ class MoveForm(msgspec.Struct):
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def console_path(sitting_id: int, room_id: int) -> str:
@@ -407,6 +420,12 @@ class RoomStream:
         self.next_change: datetime | None = None
         self.deadline: datetime | None = None  # S + 30 min (R-CLOCK-2), known after the first state
         self.base = console_path(sitting_id, room_id)
+        # The room as last read, and the counters the hot path published since (progress events):
+        # answer counts and connections redraw from these without the database.
+        self.snapshot: rooms.RoomSnapshot | None = None
+        self.live: dict[int, rooms.Live] = {}
+        self.invigilators: list[str] = []
+        self.read_at = 0.0  # monotonic time of the last full read
 
     def _render(self, name: str, **context: Any) -> str:
         return str(self.engine.get_template(name).render(labels=STATUS_LABELS, base=self.base, **context))
@@ -425,6 +444,8 @@ class RoomStream:
             await self.mark_absent(now)
         async with self.db.session() as session:
             view = await rooms.room_view(session, self.sitting_id, self.room_id, now)
+        self.snapshot, self.live, self.invigilators = view.snapshot, {}, view.invigilators
+        self.read_at = time.monotonic()
         self.next_change = rooms.next_change(view.tiles, view.sitting, now)
         if self.deadline is None:
             self.deadline = view.start_deadline
@@ -432,34 +453,72 @@ class RoomStream:
                 await self.mark_absent(now)
         return self._render("console/room_state.html", view=view, sitting=view.sitting, room=view.room, oob=True)
 
-    async def tiles(self, attempt_ids: Iterable[int], with_header: bool) -> str | None:
-        """The tiles of these attempts; with the counts and lists when a clock event changed them."""
+    async def tiles(self, attempt_ids: Iterable[int], with_header: bool, presence: bool = False) -> str | None:
+        """The tiles of these attempts, read again; with the counts and lists when a clock event
+        changed them (the rest of the room as read before: only these attempts changed)."""
         ids = set(attempt_ids)
+        if self.snapshot is None:
+            return await self.full_state()
         now = now_utc()
+        chosen: list[rooms.SeatTile] = []
         async with self.db.session() as session:
-            if with_header:
-                view = await rooms.room_view(session, self.sitting_id, self.room_id, now)
-                self.next_change = rooms.next_change(view.tiles, view.sitting, now)
-                chosen = [t for t in view.tiles if t.attempt_id in ids or t.is_spare]
-                return self._render(
-                    "console/room_state.html",
-                    view=view,
-                    sitting=view.sitting,
-                    room=view.room,
-                    tiles=chosen,
-                    oob=True,
-                )
-            sitting = await session.get(Sitting, self.sitting_id)
-            room = await session.get(Room, self.room_id)
-            chosen = await rooms.seat_tiles(session, self.sitting_id, self.room_id, now, ids)
-        if not chosen or sitting is None or room is None:
+            read = (
+                await rooms.read_room(session, self.sitting_id, self.room_id, ids, known=self.snapshot) if ids else None
+            )
+            if presence:
+                self.invigilators = await rooms.invigilators_present(session, self.sitting_id, self.room_id, now)
+        if read is not None:
+            chosen = rooms.seat_tiles_of(read, now)
+            self.snapshot.merge(read, ids)
+            for a in ids:
+                self.live.pop(a, None)
+        if with_header:
+            view = rooms.view_of(self.snapshot, now, self.invigilators)
+            self.next_change = rooms.next_change(view.tiles, view.sitting, now)
+            chosen = [t for t in view.tiles if t.attempt_id in ids or t.is_spare]
+            return self._render(
+                "console/room_state.html", view=view, sitting=view.sitting, room=view.room, tiles=chosen, oob=True
+            )
+        if not chosen:
             return None
-        return self._render("console/_seats.html", tiles=chosen, sitting=sitting, room=room, oob=True)
+        return self._render(
+            "console/_seats.html", tiles=chosen, sitting=self.snapshot.sitting, room=self.snapshot.room, oob=True
+        )
+
+    def live_tiles(self, ids: set[int]) -> str | None:
+        """The tiles of these attempts from the room as read last and the counters since."""
+        assert self.snapshot is not None
+        chosen = self.snapshot.tiles(ids, now_utc(), self.live)
+        if not chosen:
+            return None
+        return self._render(
+            "console/_seats.html", tiles=chosen, sitting=self.snapshot.sitting, room=self.snapshot.room, oob=True
+        )
+
+    def note_live(self, data: dict[str, Any]) -> bool:
+        """Take the counters a progress or connection event carries; False if it carries none."""
+        named = data.get("attempts")
+        if not isinstance(named, list):
+            return False
+        kind = data.get("kind")
+        at = _parse_time(data.get("at"))
+        answered = data.get("answered")
+        if kind == "progress":
+            if not isinstance(answered, list) or len(answered) != len(named):
+                return False
+            updates = [rooms.Live(answered=int(n), last_activity_at=at) for n in answered]
+        else:
+            updates = [rooms.Live(last_activity_at=at, online=kind == "online") for _ in named]
+        for attempt_id, update in zip(named, updates, strict=True):
+            if isinstance(attempt_id, int):
+                self.live[attempt_id] = self.live.get(attempt_id, rooms.Live()).over(update)
+        return True
 
     async def render(self, items: list[Event | Resync]) -> str | None:
         """Coalesce what arrived together into one frame."""
         ids: set[int] = set()
-        header = False
+        header = presence = False
+        counted = True  # every event carried its counters: no database read needed
         for item in items:
             if isinstance(item, Resync):
                 return await self.full_state()
@@ -474,9 +533,16 @@ class RoomStream:
                 ids.add(single)
             if kind not in _PROGRESS_KINDS:
                 header = True
+                presence = presence or kind == "presence"
+            elif not self.note_live(item.data):
+                counted = False
         if not ids and not header:
             return None
-        return await self.tiles(ids, header)
+        if time.monotonic() - self.read_at >= FULL_READ_SECONDS:
+            return await self.full_state()  # now and then the whole room, whatever happened
+        if not header and counted and self.snapshot is not None and self.snapshot.knows(ids):
+            return self.live_tiles(ids)
+        return await self.tiles(ids, header, presence)
 
     async def run(self, subscription: Subscription) -> None:
         async def drain() -> None:

@@ -4,12 +4,15 @@ and reading an unsealed paper (R-PAPER-1…6, R-BANK-3/4)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import random
 import secrets
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -414,39 +417,109 @@ class PaperView:
     total_points: Decimal
 
 
+# An unsealed set's key and blueprint, and the revisions its papers use, once per worker: every
+# candidate's paper is opened at the start storm and again wherever it is scored. A revision never
+# changes once used in a paper (bank.models.ItemRevision); a set is looked up by its sealed bytes.
+_SET_OPENED: dict[bytes, tuple[bytes, BlueprintSpec]] = {}
+_REVISIONS: dict[int, tuple[str, str, tuple[tuple[str, str], ...], str]] = {}  # id → type, stem, options, key
+_CACHE_MAX = 50_000
+
+
+def _opened_set(settings: Settings, paper_set: SealedSet) -> tuple[bytes, BlueprintSpec]:
+    site_key = settings.resolved_sealing_key()
+    digest = hashlib.blake2b(site_key + paper_set.wrapped_key + paper_set.manifest, digest_size=32).digest()
+    found = _SET_OPENED.get(digest)
+    if found is None:
+        key = unwrap_key(site_key, paper_set.wrapped_key)
+        found = (key, parse_blueprint(open_seal(key, paper_set.manifest)["blueprint"]))
+        if len(_SET_OPENED) >= 64:
+            _SET_OPENED.clear()
+        _SET_OPENED[digest] = found
+    return found
+
+
+class SealedSet(Protocol):
+    """What opening a paper needs of its set (models.PaperSet, or a row read without the ORM)."""
+
+    @property
+    def unsealed_at(self) -> datetime | None: ...
+    @property
+    def wrapped_key(self) -> bytes: ...
+    @property
+    def manifest(self) -> bytes: ...
+
+
+class SealedPaper(Protocol):
+    @property
+    def label(self) -> str: ...
+    @property
+    def ciphertext(self) -> bytes: ...
+
+
+# (id, type, stem, options, key) of the given revisions, read wherever the caller reads.
+RevisionRows = Callable[[list[int]], Awaitable[Iterable[Sequence[Any]]]]
+
+
+async def _revisions(
+    fetch: RevisionRows, ids: list[int]
+) -> dict[int, tuple[str, str, tuple[tuple[str, str], ...], str]]:
+    missing = sorted(set(ids) - _REVISIONS.keys())
+    if missing:
+        if len(_REVISIONS) + len(missing) > _CACHE_MAX:
+            _REVISIONS.clear()
+            missing = sorted(set(ids))
+        for rev_id, kind, stem, options, key in await fetch(missing):
+            if isinstance(options, str):  # JSONB from the raw pool comes as text
+                options = json.loads(options)
+            _REVISIONS[rev_id] = (kind, stem, tuple((str(o[0]), str(o[1])) for o in options), key)
+    return {i: _REVISIONS[i] for i in ids}
+
+
+_REVISION_COLUMNS = (ItemRevision.id, ItemRevision.type, ItemRevision.stem, ItemRevision.options, ItemRevision.key)
+
+
 async def open_paper(session: AsyncSession, settings: Settings, paper_set: PaperSet, paper: Paper) -> PaperView:
     """Decrypt one paper of an unsealed set (the caller registers the use, R-BANK-4)."""
+
+    async def fetch(ids: list[int]) -> Iterable[Sequence[Any]]:
+        return list(await session.execute(select(*_REVISION_COLUMNS).where(ItemRevision.id.in_(ids))))
+
+    return await open_sealed(settings, paper_set, paper, fetch)
+
+
+async def open_sealed(settings: Settings, paper_set: SealedSet, paper: SealedPaper, fetch: RevisionRows) -> PaperView:
+    """:func:`open_paper` for a set and paper however they were read; ``fetch`` reads the
+    revisions not in memory yet."""
     if paper_set.unsealed_at is None:
         raise PaperSealed()
-    key = unwrap_key(settings.resolved_sealing_key(), paper_set.wrapped_key)
+    key, spec = _opened_set(settings, paper_set)
     payload = open_seal(key, paper.ciphertext)
-    spec = parse_blueprint(open_seal(key, paper_set.manifest)["blueprint"])
-    rev_ids = [entry["r"] for entry in payload["items"]]
-    revisions = {r.id: r for r in await session.scalars(select(ItemRevision).where(ItemRevision.id.in_(rev_ids)))}
+    revisions = await _revisions(fetch, [entry["r"] for entry in payload["items"]])
     sections: list[dict[str, Any]] = [
         {"type": s.type, "title": s.title, "points_each": s.points_each, "scoring": s.scoring, "items": []}
         for s in spec.sections
     ]
     for number, entry in enumerate(payload["items"], start=1):
-        rev = revisions[entry["r"]]
-        order = entry["o"] or list(range(len(rev.options)))
+        rev_id = entry["r"]
+        rev_type, rev_stem, rev_options, rev_key = revisions[rev_id]
+        order = entry["o"] or list(range(len(rev_options)))
         shown = [
-            (bank_rules.OPTION_LETTERS[i], rev.options[orig][1], rev.options[orig][0]) for i, orig in enumerate(order)
+            (bank_rules.OPTION_LETTERS[i], rev_options[orig][1], rev_options[orig][0]) for i, orig in enumerate(order)
         ]
         display_key = (
-            rev.key
-            if rev.type == bank_rules.JUDGE
-            else "".join(sorted(letter for letter, _text, original in shown if original in rev.key))
+            rev_key
+            if rev_type == bank_rules.JUDGE
+            else "".join(sorted(letter for letter, _text, original in shown if original in rev_key))
         )
         sections[entry["s"]]["items"].append(
             {
                 "number": number,
-                "revision_id": rev.id,
-                "stem": rev.stem,
+                "revision_id": rev_id,
+                "stem": rev_stem,
                 "options": [(letter, text) for letter, text, _ in shown],
                 "key": display_key,
                 "points": Decimal(entry["p"]),
-                "type": rev.type,
+                "type": rev_type,
                 "scoring": spec.sections[entry["s"]].scoring,
             }
         )

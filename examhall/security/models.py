@@ -83,7 +83,7 @@ class WebSession(Base):
 class AuditEntry(Base):
     """One entry of the append-only, hash-chained audit log (R-SEC-3).
 
-    ``id`` is assigned as previous id + 1 under an advisory lock, so ids have no gaps and
+    ``id`` is assigned as previous id + 1 under the head row's lock, so ids have no gaps and
     a deleted row shows as a gap as well as a broken link. UPDATE, DELETE and TRUNCATE are
     refused by triggers (migration 0001).
     """

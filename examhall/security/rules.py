@@ -132,28 +132,39 @@ class AuditRecord:
     prev_hash: str
 
 
-def audit_hash(record: AuditRecord) -> str:
-    """SHA-256 over a canonical JSON of every field, the previous hash included."""
+def _canonical(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def audit_body(record: AuditRecord) -> str:
+    """The canonical JSON of an entry's own fields — what :func:`audit_hash` hashes between the
+    entry's id and the previous hash — so that the chain can be linked where the previous hash
+    is known (security.audit links it inside the database, in the appending statement)."""
     if record.at.tzinfo is None or record.at.utcoffset() is None:
         raise ValueError("audit timestamps must be timezone-aware")
-    canonical = json.dumps(
-        [
-            record.id,
-            record.at.isoformat(timespec="microseconds"),
-            record.actor,
-            record.actor_user_id,
-            record.action,
-            record.object_type,
-            record.object_id,
-            record.detail,
-            record.ip,
-            record.prev_hash,
-        ],
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    fields = [
+        record.at.isoformat(timespec="microseconds"),
+        record.actor,
+        record.actor_user_id,
+        record.action,
+        record.object_type,
+        record.object_id,
+        record.detail,
+        record.ip,
+    ]
+    return _canonical(fields)[1:-1]
+
+
+def chained_hash(entry_id: int, body: str, prev_hash: str) -> str:
+    """SHA-256 over ``[id, <body>, prev_hash]`` as canonical JSON (the body inlined)."""
+    canonical = f"[{_canonical(entry_id)},{body},{_canonical(prev_hash)}]"
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def audit_hash(record: AuditRecord) -> str:
+    """SHA-256 over a canonical JSON of every field, the previous hash included:
+    ``[id, at, actor, actor_user_id, action, object_type, object_id, detail, ip, prev_hash]``."""
+    return chained_hash(record.id, audit_body(record), record.prev_hash)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,12 +13,14 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.batches.models import Candidate
 from examhall.batches.rules import normalise_id_number
 from examhall.config import Settings
+from examhall.db import Database
 from examhall.security import audit
 from examhall.security.models import User, UserRole, WebSession
 from examhall.security.passwords import Passwords, password_problem
@@ -122,6 +124,47 @@ async def _start_session(
     session.add(row)
     await session.flush()
     return token, _principal(row)
+
+
+async def start_candidate_session_raw(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    settings: Settings,
+    candidate_id: int,
+    name: str,
+    ip: str | None,
+) -> tuple[str, Principal]:
+    """:func:`_start_session` for a candidate on a raw connection (the login hot path; inside
+    the caller's transaction)."""
+    now = now_utc()
+    window = new_session_window(
+        now, timedelta(minutes=settings.session_minutes), timedelta(hours=settings.session_max_hours)
+    )
+    token = secrets.token_urlsafe(32)
+    digest = token_hash(token)
+    await conn.execute(
+        """
+        INSERT INTO web_sessions (token_hash, user_id, candidate_id, roles, display_name, locale,
+                                  created_at, last_seen_at, expires_at, absolute_expires_at, ip)
+        VALUES ($1, NULL, $2, $3, $4, NULL, $5, $5, $6, $7, $8)
+        """,
+        digest,
+        candidate_id,
+        [CANDIDATE],
+        name,
+        now,
+        window.expires_at,
+        window.absolute_expires_at,
+        ip,
+    )
+    principal = Principal(
+        token_hash=digest,
+        user_id=None,
+        candidate_id=candidate_id,
+        roles=frozenset({CANDIDATE}),
+        display_name=name,
+        locale=None,
+    )
+    return token, principal
 
 
 def _principal(row: WebSession) -> Principal:
@@ -266,6 +309,44 @@ async def load_session(session: AsyncSession, settings: Settings, token: str) ->
         moved = extend_session(window, now, timedelta(minutes=settings.session_minutes))
         row.last_seen_at, row.expires_at = now, moved.expires_at
     return _principal(row)
+
+
+_SESSION_ROW = """
+SELECT token_hash, user_id, candidate_id, roles, display_name, locale, last_seen_at, expires_at, absolute_expires_at
+FROM web_sessions WHERE token_hash = $1
+"""
+
+
+async def load_principal(db: Database, settings: Settings, token: str) -> Principal | None:
+    """:func:`load_session` for every request (PrincipalMiddleware): the same rules in one
+    statement on the raw pool, and a second one only when the session ends or slides."""
+    digest = token_hash(token)
+    pool = await db.raw_pool()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(_SESSION_ROW, digest)
+        if row is None:
+            return None
+        now = now_utc()
+        window = SessionWindow(row["expires_at"], row["absolute_expires_at"])
+        if not session_alive(window, now):
+            await conn.execute("DELETE FROM web_sessions WHERE token_hash = $1", digest)
+            return None
+        if now - row["last_seen_at"] >= TOUCH_INTERVAL:
+            moved = extend_session(window, now, timedelta(minutes=settings.session_minutes))
+            await conn.execute(
+                "UPDATE web_sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1",
+                digest,
+                now,
+                moved.expires_at,
+            )
+    return Principal(
+        token_hash=row["token_hash"],
+        user_id=row["user_id"],
+        candidate_id=row["candidate_id"],
+        roles=frozenset(row["roles"]),
+        display_name=row["display_name"],
+        locale=row["locale"],
+    )
 
 
 async def logout(session: AsyncSession, principal: Principal, ip: str | None) -> None:

@@ -9,6 +9,7 @@ database dump cannot forge a terminal, and revoking the row ends that PC's enrol
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.batches.models import Room
 from examhall.config import Settings
+from examhall.db import Database
 from examhall.security import audit
 from examhall.security.audit import Actor
 from examhall.security.models import EnrollmentCode, Terminal
@@ -165,6 +167,37 @@ async def enroll(
         ip=ip,
     )
     return terminal, cookie_value(settings, terminal.id, secret)
+
+
+@dataclasses.dataclass(frozen=True)
+class TerminalRow:
+    """What a request needs of the terminal it comes from (read without the ORM)."""
+
+    id: int
+    room_id: int
+    seat_no: int | None
+    is_spare: bool
+    label: str
+
+
+_TERMINAL_ROW: Final = (
+    "SELECT id, room_id, seat_no, is_spare, label, secret_hash, revoked_at FROM terminals WHERE id = $1"
+)
+
+
+async def terminal_row_from_cookie(db: Database, settings: Settings, value: str | None) -> TerminalRow | None:
+    """:func:`terminal_from_cookie` in one statement on the raw pool (every request of an exam PC)."""
+    parsed = _parse_cookie(settings, value)
+    if parsed is None:
+        return None
+    pool = await db.raw_pool()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(_TERMINAL_ROW, parsed[0])
+    if row is None or row["revoked_at"] is not None:
+        return None
+    if not hmac.compare_digest(bytes(row["secret_hash"]), _digest(parsed[1])):
+        return None
+    return TerminalRow(row["id"], row["room_id"], row["seat_no"], row["is_spare"], row["label"])
 
 
 async def terminal_from_cookie(session: AsyncSession, settings: Settings, value: str | None) -> Terminal | None:

@@ -63,8 +63,7 @@ class PrincipalMiddleware(ASGIMiddleware):
         principal: service.Principal | None = None
         token = cookies.get(SESSION_COOKIE)
         if token and len(token) < 128:
-            async with self.db.session() as session:
-                principal = await service.load_session(session, self.settings, token)
+            principal = await service.load_principal(self.db, self.settings, token)
         scope["user"] = principal
         i18n.set_locale(
             i18n.pick_locale(

@@ -18,12 +18,12 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_409_CONFLICT
 
-from examhall.deps import DbSession, SettingsDep
+from examhall.deps import DatabaseDep, DbSession, SettingsDep
 from examhall.i18n import N_, _
 from examhall.security import terminals
 from examhall.security.rules import CANDIDATE
 from examhall.security.web import client_ip, principal_of, requires, session_cookie
-from examhall.sittings import routes
+from examhall.sittings import examday, routes
 
 PUBLIC: Final = {"public": True}
 
@@ -175,20 +175,21 @@ class TerminalPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
+        db: DatabaseDep,
         settings: SettingsDep,
         data: URLEncodedBody[CandidateLoginForm],
     ) -> Response[Any]:
         """Admission ticket + ID number, at the candidate's own seat, once checked in (R-SEC-2, R-CLOCK-1)."""
-        terminal = await routes.terminal_of(request, db_session, settings)
-        result, facts = await routes.candidate_login(
-            db_session,
-            settings,
-            terminal,
-            data.ticket_number,
-            data.id_number,
-            client_ip(request),
-            datetime.now(UTC),
-        )
+        now, ip = datetime.now(UTC), client_ip(request)
+        seat = await terminals.terminal_row_from_cookie(db, settings, request.cookies.get(terminals.TERMINAL_COOKIE))
+        result = await examday.login_at_seat_raw(db, settings, seat, data.ticket_number, data.id_number, ip, now)
+        facts: dict[str, Any] = {}
+        terminal = None
+        if result is None:  # a refusal, or a moved candidate: the full path decides and audits
+            terminal = await routes.terminal_of(request, db_session, settings)
+            result, facts = await routes.candidate_login(
+                db_session, settings, terminal, data.ticket_number, data.id_number, ip, now
+            )
         if result.token is None or result.principal is None:
             status, message = refusal_page(result.refused or "bad_ticket", **facts)
             return Template(

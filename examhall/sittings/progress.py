@@ -2,15 +2,17 @@
 
 A save does not publish anything itself: it notes (room, attempt) in this worker's
 ``RoomProgress``; every 100 ms the worker refreshes those attempts' answered count and last
-activity in one statement and publishes one small ``room:<id>`` event per room that changed
-(ARCHITECTURE "The hot path": coalesce, publish after the commit, small signals only).
+activity in one statement and publishes, in one more, one small ``room:<id>`` event per room
+that changed (ARCHITECTURE "The hot path": coalesce, publish after the commit, small signals
+only). The events carry the new counters — ``answered`` aligned with ``attempts``, and ``at`` —
+so that a console redraws those tiles without reading the database (console.room.Live).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from typing import Any, Final
 
 from examhall.db import Database
 from examhall.events import EventBus
@@ -19,14 +21,19 @@ log = logging.getLogger("examhall.sittings")
 
 FLUSH_SECONDS: Final = 0.1
 
+# Rows locked in id order, as every multi-row lock on attempts is taken (no deadlock between two
+# workers' refreshes); saves lock their attempts FOR KEY SHARE, which this update does not wait for.
 _REFRESH: Final = """
+WITH l AS (SELECT id FROM attempts WHERE id = ANY($1::int[]) ORDER BY id FOR NO KEY UPDATE)
 UPDATE attempts AS a
 SET answered_count = (SELECT count(*) FROM answers s WHERE s.attempt_id = a.id AND s.response <> ''),
     last_activity_at = now()
-WHERE a.id = ANY($1::int[])
+FROM l
+WHERE a.id = l.id
+RETURNING a.id, a.answered_count, a.last_activity_at
 """
 
-_ONLINE: Final = "UPDATE attempts SET online = $2, last_activity_at = now() WHERE id = $1"
+_ONLINE: Final = "UPDATE attempts SET online = $2, last_activity_at = now() WHERE id = $1 RETURNING last_activity_at"
 
 
 class RoomProgress:
@@ -46,9 +53,25 @@ class RoomProgress:
         ids = sorted({attempt for attempts in batch.values() for attempt in attempts})
         pool = await self.db.raw_pool()
         async with pool.acquire() as conn:
-            await conn.execute(_REFRESH, ids)
-        for room_id, attempts in batch.items():
-            await self.bus.publish(f"room:{room_id}", {"kind": "progress", "attempts": sorted(attempts)})
+            rows = {r["id"]: r for r in await conn.fetch(_REFRESH, ids)}
+        events: list[tuple[str, dict[str, Any]]] = []
+        for room_id, attempts in sorted(batch.items()):
+            shown = [a for a in sorted(attempts) if a in rows]
+            if not shown:
+                continue
+            at = max(rows[a]["last_activity_at"] for a in shown)
+            events.append(
+                (
+                    f"room:{room_id}",
+                    {
+                        "kind": "progress",
+                        "attempts": shown,
+                        "answered": [rows[a]["answered_count"] for a in shown],
+                        "at": at.isoformat(),
+                    },
+                )
+            )
+        await self.bus.publish_many(events)
         return len(ids)
 
     async def run(self) -> None:
@@ -65,5 +88,8 @@ class RoomProgress:
         """The terminal's live channel opened or closed (shown as the seat's connection state)."""
         pool = await self.db.raw_pool()
         async with pool.acquire() as conn:
-            await conn.execute(_ONLINE, attempt_id, online)
-        await self.bus.publish(f"room:{room_id}", {"kind": "online" if online else "offline", "attempts": [attempt_id]})
+            at = await conn.fetchval(_ONLINE, attempt_id, online)
+        data: dict[str, Any] = {"kind": "online" if online else "offline", "attempts": [attempt_id]}
+        if at is not None:
+            data["at"] = at.isoformat()
+        await self.bus.publish(f"room:{room_id}", data)

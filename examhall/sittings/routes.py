@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -33,6 +34,7 @@ from litestar.status_codes import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.config import Settings
+from examhall.db import Database
 from examhall.deps import BusDep, DatabaseDep, DbSession, ProgressDep, SettingsDep
 from examhall.events import Resync
 from examhall.i18n import N_, _, site_time
@@ -51,6 +53,12 @@ from examhall.websocket import POLICY_VIOLATION, same_origin
 log = logging.getLogger("examhall.sittings")
 PUBLIC = {"public": True}
 TICK_SECONDS = 5.0
+# The terminal's channel reads its attempt on connect, on every event of the attempt or the
+# sitting, on "sync", and at least this often; the 5 s ticks in between need no database.
+RELOAD_SECONDS = 60.0
+# The automatic hand-in (examday.auto_submit_loop, every worker) closes attempts at E; a channel
+# that still sees its attempt running this long after E hands it in itself.
+AUTO_SUBMIT_GRACE = timedelta(seconds=5)
 
 # Refusal code → (HTTP status, message). One table for the API and the terminal pages.
 REFUSALS: dict[str, tuple[int, str]] = {
@@ -159,7 +167,7 @@ async def terminal_of(
     return await terminals.terminal_from_cookie(session, settings, connection.cookies.get(terminals.TERMINAL_COOKIE))
 
 
-def terminal_out(terminal: Terminal) -> dict[str, Any]:
+def terminal_out(terminal: Terminal | terminals.TerminalRow) -> dict[str, Any]:
     return {
         "id": terminal.id,
         "room_id": terminal.room_id,
@@ -195,6 +203,24 @@ async def candidate_login(
     return result, facts
 
 
+async def seat_attempt(
+    connection: ASGIConnection[Any, Any, Any, Any], db: Database, settings: Settings, now: datetime
+) -> examday.AttemptRow | None:
+    """The calling candidate's attempt when they are at the terminal they must use, read on the
+    raw pool (every request of every terminal in the start storm); None when the request is to be
+    refused — :func:`attempt_context` then says why."""
+    principal = principal_of(connection)
+    if principal.candidate_id is None:
+        return None
+    attempt = await examday.open_attempt_row(db, principal.candidate_id, now)
+    if attempt is None:
+        return None
+    terminal = await terminals.terminal_row_from_cookie(db, settings, connection.cookies.get(terminals.TERMINAL_COOKIE))
+    if terminal is None or not examday.seat_matches(attempt, terminal):
+        return None
+    return attempt
+
+
 async def attempt_context(
     connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, settings: Settings, now: datetime
 ) -> tuple[Attempt, Sitting] | Response[Any]:
@@ -202,36 +228,22 @@ async def attempt_context(
     principal = principal_of(connection)
     if principal.candidate_id is None:
         return refusal("no_sitting")
-    attempt = await examday.open_attempt_of(session, principal.candidate_id, now)
-    if attempt is None:
+    found = await examday.open_attempt_and_sitting(session, principal.candidate_id, now)
+    if found is None:
         return refusal("not_checked_in")
+    attempt, sitting = found
     terminal = await terminal_of(connection, session, settings)
     if terminal is None:
         return refusal("not_a_terminal")
     if not examday.seat_matches(attempt, terminal):
         return refusal("wrong_seat", seat=await examday.seat_label(session, attempt))
-    sitting = await session.get(Sitting, attempt.sitting_id)
-    assert sitting is not None
     return attempt, sitting
 
 
 async def attempt_json(
     session: AsyncSession, attempt: Attempt, sitting: Sitting, now: datetime, name: str
 ) -> dict[str, Any]:
-    state = await examday.clock_of(session, attempt, sitting, now)
-    return {
-        "attempt_id": attempt.id,
-        "candidate": {"name": name},
-        "sitting": {"id": sitting.id, "title": sitting.title},
-        "seat_no": attempt.seat_no,
-        "item_count": attempt.item_count,
-        "state": attempt.state,
-        "started_at": attempt.started_at.isoformat() if attempt.started_at else None,
-        "paper_id": attempt.paper_id,
-        "clock": examday.clock_json(state, sitting, now),
-        "errata": await examday.errata_for(session, attempt),
-        "receipt_code": attempt.receipt_code,
-    }
+    return (await examday.attempt_view(session, attempt, sitting)).as_json(now, name)
 
 
 class EnrollJson(msgspec.Struct):
@@ -348,10 +360,12 @@ class TerminalApi(Controller):
 
     @get("/terminal", opt=PUBLIC)
     async def whoami_terminal(
-        self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep
+        self, request: Request[Any, Any, Any], db: DatabaseDep, settings: SettingsDep
     ) -> dict[str, Any]:
         """Which seat this PC is, or null."""
-        terminal = await terminal_of(request, db_session, settings)
+        terminal = await terminals.terminal_row_from_cookie(
+            db, settings, request.cookies.get(terminals.TERMINAL_COOKIE)
+        )
         return {"terminal": terminal_out(terminal) if terminal else None, "server_now": now_utc().isoformat()}
 
     @post("/candidate/login", opt=PUBLIC, status_code=HTTP_200_OK)
@@ -359,14 +373,22 @@ class TerminalApi(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
+        db: DatabaseDep,
         settings: SettingsDep,
         data: JSONBody[CandidateLoginJson],
     ) -> Response[Any]:
         """Admission ticket number + ID number, at the enrolled seat, after check-in."""
-        terminal = await terminal_of(request, db_session, settings)
-        result, facts = await candidate_login(
-            db_session, settings, terminal, data.ticket_number, data.id_number, client_ip(request), now_utc()
-        )
+        now, ip = now_utc(), client_ip(request)
+        seat = await terminals.terminal_row_from_cookie(db, settings, request.cookies.get(terminals.TERMINAL_COOKIE))
+        fast = await examday.login_at_seat_raw(db, settings, seat, data.ticket_number, data.id_number, ip, now)
+        facts: dict[str, Any] = {}
+        if fast is not None:
+            result = fast
+        else:  # a refusal, or a candidate moved to a spare terminal: the full path decides and audits
+            terminal = await terminal_of(request, db_session, settings)
+            result, facts = await candidate_login(
+                db_session, settings, terminal, data.ticket_number, data.id_number, ip, now
+            )
         if result.token is None or result.principal is None:
             return refusal(result.refused or "bad_ticket", **facts)
         response: Response[Any] = Response({"candidate": {"name": result.principal.display_name}})
@@ -386,9 +408,20 @@ class TerminalApi(Controller):
         return await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
 
     @post("/attempt/start", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
-    async def start(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Any:
+    async def start(
+        self, request: Request[Any, Any, Any], db_session: DbSession, db: DatabaseDep, settings: SettingsDep
+    ) -> Any:
         """Open the paper: from S, until S + 30 min (R-CLOCK-2), once unsealed."""
         now = now_utc()
+        row = await seat_attempt(request, db, settings, now)
+        if row is not None:
+            try:
+                await examday.start_attempt_row(db, settings, row, now)
+            except SittingError as exc:
+                return refusal(exc.code, **exc.facts)
+            view = await examday.live_view(db, row.id)
+            assert view is not None
+            return view.as_json(now, principal_of(request).display_name)
         ctx = await attempt_context(request, db_session, settings, now)
         if isinstance(ctx, Response):
             return ctx
@@ -400,25 +433,30 @@ class TerminalApi(Controller):
         return await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
 
     @get("/attempt/paper", guards=[requires(CANDIDATE)])
-    async def paper(self, request: Request[Any, Any, Any], db_session: DbSession, settings: SettingsDep) -> Any:
+    async def paper(
+        self, request: Request[Any, Any, Any], db_session: DbSession, db: DatabaseDep, settings: SettingsDep
+    ) -> Any:
         """The candidate's own paper without keys, with every acknowledged answer (resume after reload or move)."""
         now = now_utc()
-        ctx = await attempt_context(request, db_session, settings, now)
-        if isinstance(ctx, Response):
-            return ctx
-        attempt, _sitting = ctx
+        attempt: examday.AttemptRow | Attempt | None = await seat_attempt(request, db, settings, now)
+        if attempt is None:
+            ctx = await attempt_context(request, db_session, settings, now)
+            if isinstance(ctx, Response):
+                return ctx
+            attempt = ctx[0]
         if attempt.started_at is None:
             return refusal("not_started")
         if attempt.state == "closed":
             return refusal("closed")
-        paper = await examday.candidate_paper(db_session, settings, attempt.paper_id)
-        saved = await examday.saved_answers(db_session, attempt.id)
+        paper = await examday.candidate_paper_raw(db, settings, attempt.paper_id)
+        saved = await examday.saved_answers_raw(db, attempt.id)
         return {
             **paper.for_candidate(),
             "answers": {
-                str(pos): {"response": a.response, "flagged": a.flagged, "seq": a.seq} for pos, a in saved.items()
+                str(pos): {"response": response, "flagged": flagged, "seq": seq}
+                for pos, response, flagged, seq in saved
             },
-            "last_seq": max((a.seq for a in saved.values()), default=0),
+            "last_seq": max((seq for *_rest, seq in saved), default=0),
         }
 
     @put("/attempt/answers/{position:int}", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
@@ -506,13 +544,27 @@ class TerminalApi(Controller):
         if not same_origin(socket):
             await socket.close(code=POLICY_VIOLATION, reason="cross-origin")
             return
+        try:
+            await self._live(socket, db, bus, settings, progress)
+        except Exception:
+            # Litestar closes the socket with 4500 and logs nothing outside debug mode.
+            log.exception("terminal websocket failed")
+            raise
+
+    async def _live(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        db: Any,
+        bus: Any,
+        settings: Settings,
+        progress: RoomProgress,
+    ) -> None:
         now = now_utc()
-        async with db.session() as session:
-            ctx = await attempt_context(socket, session, settings, now)
-        if isinstance(ctx, Response):
+        row = await seat_attempt(socket, db, settings, now)
+        if row is None:
             await socket.close(code=POLICY_VIOLATION, reason="not at your seat")
             return
-        attempt_id, sitting_id, room_id = ctx[0].id, ctx[1].id, ctx[0].room_id
+        attempt_id, sitting_id, room_id = row.id, row.sitting_id, row.room_id
         name = principal_of(socket).display_name
         await socket.accept()
         channel = AttemptChannel(socket, db, settings, attempt_id, sitting_id, name, progress, room_id)
@@ -543,23 +595,48 @@ class AttemptChannel:
         self.attempt_id, self.sitting_id, self.name = attempt_id, sitting_id, name
         self.paper: examday.CandidatePaper | None = None
         self.send_lock = asyncio.Lock()
+        self.view: examday.AttemptView | None = None
+        self.loaded_at = 0.0
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
             await self.socket.send_text(json.dumps(message, ensure_ascii=False))
 
-    async def send_state(self) -> None:
+    async def reload(self) -> examday.AttemptView:
+        """Read the attempt again (one statement). Should the automatic hand-in be late, the
+        channel hands the attempt in itself (R-CLOCK-5)."""
+        view = await examday.live_view(self.db, self.attempt_id)
+        if view is None:
+            raise WebSocketDisconnect(detail="the attempt no longer exists")
         now = now_utc()
-        async with self.db.session() as session:
-            attempt = await session.get(Attempt, self.attempt_id)
-            sitting = await session.get(Sitting, self.sitting_id)
-            assert attempt is not None and sitting is not None
-            if self.paper is not None and self.paper.paper_id != attempt.paper_id:
-                self.paper = None  # R-CLOCK-9: the paper was replaced
-            if attempt.state == "running" and attempt.ends_at is not None and attempt.ends_at <= now:
-                await examday.submit_attempt(session, self.settings, attempt.id, how="auto", now=now, by="system")
-            body = await attempt_json(session, attempt, sitting, now, self.name)
-        await self.send({"t": "state", **body})
+        if view.state == "running" and view.ends_at is not None and view.ends_at + AUTO_SUBMIT_GRACE <= now:
+            try:
+                async with self.db.session() as session:
+                    await examday.submit_attempt(
+                        session, self.settings, view.attempt_id, how="auto", now=now, by="system"
+                    )
+            except SittingError:
+                pass  # handed in meanwhile, or E moved (a pause): the view read next says so
+            view = await examday.live_view(self.db, self.attempt_id) or view
+        if self.paper is not None and self.paper.paper_id != view.paper_id:
+            self.paper = None  # R-CLOCK-9: the paper was replaced
+        self.view, self.loaded_at = view, time.monotonic()
+        return view
+
+    async def send_state(self, reload: bool = True) -> None:
+        """The state message. ``reload=False`` (the tick) computes the clock from the events
+        read last, without the database, unless that read is old or E has passed."""
+        now = now_utc()
+        view = self.view
+        if (
+            reload
+            or view is None
+            or time.monotonic() - self.loaded_at >= RELOAD_SECONDS
+            or (view.state == "running" and view.ends_at is not None and view.ends_at + AUTO_SUBMIT_GRACE <= now)
+        ):
+            view = await self.reload()
+            now = now_utc()
+        await self.send({"t": "state", **view.as_json(now, self.name)})
 
     async def save(self, message: dict[str, Any]) -> None:
         now = now_utc()
@@ -580,25 +657,23 @@ class AttemptChannel:
             )
             return
         if self.paper is None:
-            async with self.db.session() as session:
-                attempt = await session.get(Attempt, self.attempt_id)
-                assert attempt is not None
-                if attempt.started_at is None:
-                    await answers.log_refusal(
-                        self.db, self.attempt_id, position, message.get("response", ""), seq, "not_started", now
-                    )
-                    await self.send(
-                        {
-                            "t": "refused",
-                            "ok": False,
-                            "position": position,
-                            "seq": seq,
-                            "code": "not_started",
-                            "message": answer_message("not_started"),
-                        }
-                    )
-                    return
-                self.paper = await examday.candidate_paper(session, self.settings, attempt.paper_id)
+            started, paper_id = await examday.started_paper(self.db, self.attempt_id)
+            if not started:
+                await answers.log_refusal(
+                    self.db, self.attempt_id, position, message.get("response", ""), seq, "not_started", now
+                )
+                await self.send(
+                    {
+                        "t": "refused",
+                        "ok": False,
+                        "position": position,
+                        "seq": seq,
+                        "code": "not_started",
+                        "message": answer_message("not_started"),
+                    }
+                )
+                return
+            self.paper = await examday.candidate_paper_raw(self.db, self.settings, paper_id)
         result = await answers.save_answer(
             self.db,
             self.attempt_id,
@@ -649,7 +724,7 @@ class AttemptChannel:
                         if isinstance(item, Resync) or item is not None:
                             await self.send_state()
                     else:
-                        await self.send_state()  # the tick: resynchronise the countdown
+                        await self.send_state(reload=False)  # the tick: resynchronise the countdown
             except (WebSocketDisconnect, RuntimeError):
                 return
             finally:

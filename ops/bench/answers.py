@@ -21,65 +21,19 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import httpx
 import websockets
+from _common import Server, local_site, lost_answers, percentile, seed
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from examhall.bank import io  # noqa: E402 - after the path set-up, so a plain checkout runs too
-from examhall.config import load_settings  # noqa: E402
-from examhall.db import Database, EmbeddedPostgres, asyncpg_connect_args, upgrade  # noqa: E402
-from examhall.demo import SeededSeat, seed_sitting  # noqa: E402
-from examhall.security.terminals import TERMINAL_COOKIE  # noqa: E402
-
-BENCH_SECRET = "bench-secret-key-0123456789abcdef"  # noqa: S105 - a throw-away site
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def seed(url: str, settings: Any, candidates: int) -> list[SeededSeat]:
-    document = io.read_bank(REPO / "question_bank" / "hgzkg").document
-    assert document is not None
-    db = Database(url, pool_size=2)
-    try:
-        async with db.session() as session:
-            now = datetime.now(UTC)
-            seeded = await seed_sitting(
-                session,
-                settings,
-                bank_document=document,
-                label="BENCH",
-                starts_at=now - timedelta(minutes=1),
-                duration_minutes=120,
-                candidates=candidates,
-                now=now,
-            )
-        return seeded.seats
-    finally:
-        await db.close()
+from examhall.demo import SeededSeat
+from examhall.security.terminals import TERMINAL_COOKIE
 
 
 class Terminal:
@@ -166,23 +120,6 @@ def summary(latencies: list[float], seconds: float, errors: list[str]) -> dict[s
     }
 
 
-async def lost_answers(url: str, terminals: list[Terminal]) -> int:
-    conn = await asyncpg.connect(**asyncpg_connect_args(url))
-    try:
-        rows = await conn.fetch(
-            "SELECT a.candidate_id, s.position, s.response FROM answers s JOIN attempts a ON a.id = s.attempt_id"
-        )
-    finally:
-        await conn.close()
-    stored = {(r["candidate_id"], r["position"]): r["response"] for r in rows}
-    return sum(
-        1
-        for t in terminals
-        for position, response in t.acked.items()
-        if stored.get((t.seat.candidate_id, position)) != response
-    )
-
-
 async def measure(base: str, url: str, seats: list[SeededSeat], seconds: float, concurrency: int) -> dict[str, Any]:
     terminals = [Terminal(base, seat) for seat in seats]
     try:
@@ -207,7 +144,8 @@ async def measure(base: str, url: str, seats: list[SeededSeat], seconds: float, 
             result[name] = summary(latencies, seconds, errors)
             if errors:
                 result[name]["first_error"] = errors[0]
-        result["lost_answers"] = await lost_answers(url, terminals)
+        acked = {(t.seat.candidate_id, position): response for t in terminals for position, response in t.acked.items()}
+        result["lost_answers"] = await lost_answers(url, acked)
         return result
     finally:
         await asyncio.gather(*(t.client.aclose() for t in terminals))
@@ -221,45 +159,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="examhall-bench-") as tmp:
-        data = Path(tmp)
-        embedded = EmbeddedPostgres(data / "pg")
-        url = embedded.start()
-        server: subprocess.Popen[bytes] | None = None
+    with local_site() as site:
+        seats = asyncio.run(seed(site.url, site.settings, args.candidates)).seats
+        server = Server(site, args.workers)
         try:
-            upgrade(url)
-            settings = load_settings(env={}, data_dir=data, secret_key=BENCH_SECRET)
-            seats = asyncio.run(seed(url, settings, args.candidates))
-            port = free_port()
-            env = {
-                **os.environ,
-                "EXAMHALL_DATABASE_URL": url,
-                "EXAMHALL_DATA": str(data),
-                "EXAMHALL_SECRET_KEY": BENCH_SECRET,
-                "EXAMHALL_PORT": str(port),
-                "EXAMHALL_WORKERS": str(args.workers),
-                "EXAMHALL_LOG_LEVEL": "WARNING",
-            }
-            server = subprocess.Popen(
-                [sys.executable, "-m", "examhall", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.2)
-            result = asyncio.run(measure(base, url, seats, args.seconds, min(args.concurrency, len(seats))))
+            server.wait_ready()
+            concurrency = min(args.concurrency, len(seats))
+            result = asyncio.run(measure(server.base, site.url, seats, args.seconds, concurrency))
         finally:
-            if server is not None:
-                server.terminate()
-                server.wait(timeout=30)
-            embedded.stop()
+            server.stop()
     faster = "websocket" if result["websocket"]["saves_per_s"] > result["http"]["saves_per_s"] else "http"
     print(
         json.dumps(
