@@ -87,6 +87,25 @@ _FULL_KINDS: Final = frozenset({clk.EventKind.MOVED.value, "absent"})
 # Events redraw the tiles they name from a read of those attempts; the whole room is read again
 # at least this often (and on a Resync, a reconnect, and whenever the clock alone changes a tile).
 FULL_READ_SECONDS: Final = 60.0
+# A frame that reads the database (a start, a pause, a hand-in: the header's counts change) is
+# drawn at most this often; the events of the wait go into the same frame. In the start storm a
+# room's thirty starts then cost a few reads instead of thirty. Answer progress and connections
+# (counters carried by the event) are drawn at once.
+READ_FRAME_SECONDS: Final = 0.5
+
+
+def needs_read(items: Iterable[Event | Resync]) -> bool:
+    """Whether drawing these events reads the database (anything but answer progress and
+    connections that carry their counters)."""
+    for item in items:
+        if isinstance(item, Resync):
+            return True
+        kind = str(item.data.get("kind", ""))
+        if kind not in _PROGRESS_KINDS or not isinstance(item.data.get("attempts"), list):
+            return True
+        if kind == "progress" and not isinstance(item.data.get("answered"), list):
+            return True
+    return False
 
 
 class CheckInForm(msgspec.Struct):
@@ -426,6 +445,7 @@ class RoomStream:
         self.live: dict[int, rooms.Live] = {}
         self.invigilators: list[str] = []
         self.read_at = 0.0  # monotonic time of the last full read
+        self.read_frame_at = 0.0  # monotonic time of the last frame that read the database
 
     def _render(self, name: str, **context: Any) -> str:
         return str(self.engine.get_template(name).render(labels=STATUS_LABELS, base=self.base, **context))
@@ -572,6 +592,13 @@ class RoomStream:
                     getter = None
                     while not subscription.queue.empty():
                         items.append(subscription.queue.get_nowait())
+                    if needs_read(items):
+                        wait = self.read_frame_at + READ_FRAME_SECONDS - time.monotonic()
+                        if wait > 0:
+                            await asyncio.sleep(wait)  # what arrives meanwhile joins this frame
+                            while not subscription.queue.empty():
+                                items.append(subscription.queue.get_nowait())
+                        self.read_frame_at = time.monotonic()
                     frame = await self.render(items)
                     if frame:
                         await self.socket.send_text(frame)

@@ -52,9 +52,13 @@ from examhall.websocket import POLICY_VIOLATION, same_origin
 
 log = logging.getLogger("examhall.sittings")
 PUBLIC = {"public": True}
-TICK_SECONDS = 5.0
+# The terminal counts down on its own monotonic clock from the last state message, and every
+# change (pause, extra time, hand-in, erratum) is pushed at once; the tick re-anchors that
+# countdown, carries what the clock alone changes (S + 30 min) and shows the socket is alive
+# (terminal.js drops a socket silent for 25 s). 2,000 terminals: 200 ticks a second.
+TICK_SECONDS = 10.0
 # The terminal's channel reads its attempt on connect, on every event of the attempt or the
-# sitting, on "sync", and at least this often; the 5 s ticks in between need no database.
+# sitting, on "sync", and at least this often; the ticks in between need no database.
 RELOAD_SECONDS = 60.0
 # The automatic hand-in (examday.auto_submit_loop, every worker) closes attempts at E; a channel
 # that still sees its attempt running this long after E hands it in itself.

@@ -1310,9 +1310,9 @@
   window.addEventListener("keydown", onKey, true);
 
   setInterval(tick, 250);
-  // Resend what went unanswered; drop a silent websocket (the server speaks every few seconds).
+  // Resend what went unanswered; drop a silent websocket (the server ticks every 10 seconds).
   setInterval(function () {
-    if (wsOpen && (performance.now() - lastMessageAt > 15000 || unackedOverWs(6000))) dropSocket();
+    if (wsOpen && (performance.now() - lastMessageAt > 25000 || unackedOverWs(6000))) dropSocket();
     flushPending(false);
   }, 3000);
   // Keep the login alive and resynchronise even when the websocket is fine.
