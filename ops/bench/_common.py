@@ -374,13 +374,14 @@ def _start_time(pid: int) -> int:
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system CPU time of these processes so far (exited ones no longer count)."""
+    """User + system CPU time of these processes so far, their exited children included (a
+    PostgreSQL backend that ends counts in the postmaster's children times)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
         except (OSError, IndexError, ValueError):
             continue
     return total / ticks
