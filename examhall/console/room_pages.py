@@ -88,10 +88,11 @@ _FULL_KINDS: Final = frozenset({clk.EventKind.MOVED.value, "absent"})
 # at least this often (and on a Resync, a reconnect, and whenever the clock alone changes a tile).
 FULL_READ_SECONDS: Final = 60.0
 # A frame that reads the database (a start, a pause, a hand-in: the header's counts change) is
-# drawn at most this often; the events of the wait go into the same frame. In the start storm a
-# room's thirty starts then cost a few reads instead of thirty. Answer progress and connections
-# (counters carried by the event) are drawn at once.
-READ_FRAME_SECONDS: Final = 0.5
+# drawn at once after a quiet second, else when a second has passed since the last one, with
+# every such event of the wait in it. In the start storm a room's thirty starts then cost a
+# few reads instead of thirty. Answer progress and connections (counters carried by the event)
+# are drawn at once all the same.
+READ_FRAME_SECONDS: Final = 1.0
 
 
 def needs_read(items: Iterable[Event | Resync]) -> bool:
@@ -574,6 +575,7 @@ class RoomStream:
         await self.socket.send_text(await self.full_state())
         receiver = asyncio.create_task(drain())
         getter: asyncio.Task[Event | Resync] | None = None
+        deferred: list[Event | Resync] = []  # events waiting for the next frame that reads
         try:
             while True:
                 if getter is None:
@@ -582,32 +584,35 @@ class RoomStream:
                 if self.next_change is not None:
                     due = (self.next_change - now_utc()).total_seconds() + 0.05
                     timeout = max(0.05, min(timeout, due))
+                if deferred:
+                    timeout = max(0.0, min(timeout, self.read_frame_at + READ_FRAME_SECONDS - time.monotonic()))
                 done, _pending = await asyncio.wait(
                     {getter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if receiver in done:
                     return
+                items: list[Event | Resync] = []
                 if getter in done:
-                    items: list[Event | Resync] = [getter.result()]
+                    arrived = [getter.result()]
                     getter = None
                     while not subscription.queue.empty():
-                        items.append(subscription.queue.get_nowait())
-                    if needs_read(items):
-                        wait = self.read_frame_at + READ_FRAME_SECONDS - time.monotonic()
-                        if wait > 0:
-                            await asyncio.sleep(wait)  # what arrives meanwhile joins this frame
-                            while not subscription.queue.empty():
-                                items.append(subscription.queue.get_nowait())
-                        self.read_frame_at = time.monotonic()
+                        arrived.append(subscription.queue.get_nowait())
+                    for item in arrived:  # counted progress is drawn now, the rest with the next read
+                        (deferred if needs_read([item]) else items).append(item)
+                if deferred and time.monotonic() >= self.read_frame_at + READ_FRAME_SECONDS:
+                    items, deferred = deferred + items, []
+                    self.read_frame_at = time.monotonic()
+                if items:
                     frame = await self.render(items)
                     if frame:
                         await self.socket.send_text(frame)
-                elif self.next_change is not None and now_utc() >= self.next_change:
-                    await self.socket.send_text(await self.full_state())  # the clock changed a tile
-                else:
-                    await self.socket.send_text("")  # keep-alive through proxies; htmx ignores it
-                    async with self.db.session() as session:
-                        await rooms.console_seen(session, self.presence, now_utc())
+                if getter is not None and getter not in done and not deferred and not items:
+                    if self.next_change is not None and now_utc() >= self.next_change:
+                        await self.socket.send_text(await self.full_state())  # the clock changed a tile
+                    else:
+                        await self.socket.send_text("")  # keep-alive through proxies; htmx ignores it
+                        async with self.db.session() as session:
+                            await rooms.console_seen(session, self.presence, now_utc())
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
