@@ -88,11 +88,11 @@ _FULL_KINDS: Final = frozenset({clk.EventKind.MOVED.value, "absent"})
 # at least this often (and on a Resync, a reconnect, and whenever the clock alone changes a tile).
 FULL_READ_SECONDS: Final = 60.0
 # A frame that reads the database (a start, a pause, a hand-in: the header's counts change) is
-# drawn at once after a quiet second, else when a second has passed since the last one, with
-# every such event of the wait in it. In the start storm a room's thirty starts then cost a
-# few reads instead of thirty. Answer progress and connections (counters carried by the event)
-# are drawn at once all the same.
-READ_FRAME_SECONDS: Final = 1.0
+# drawn at once after two quiet seconds, else two seconds after the last one, with every such
+# event of the wait in it. In the start storm a room's thirty starts then cost a few reads
+# instead of thirty. Answer progress and connections (counters carried by the event) are drawn
+# at once all the same.
+READ_FRAME_SECONDS: Final = 2.0
 
 
 def needs_read(items: Iterable[Event | Resync]) -> bool:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import random
 import secrets
+import sys
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -487,6 +488,48 @@ async def open_paper(session: AsyncSession, settings: Settings, paper_set: Paper
     return await open_sealed(settings, paper_set, paper, fetch)
 
 
+_Presented = tuple[str, str, tuple[tuple[str, str], ...], str]
+# An item as a paper shows it — its options in the paper's order, lettered again, and the key in
+# those letters — for each (revision, order) met; papers share these (2,000 papers of 100 items
+# draw from a bank of a few thousand items and a few orders each), so the start storm builds
+# each once per worker and a paper in memory holds references, not copies.
+_PRESENTED: dict[tuple[int, tuple[int, ...]], _Presented] = {}
+_POINT_VALUES: dict[str | int, Decimal] = {}
+
+
+def _presented(rev_id: int, order: list[int] | None, revision: _Presented) -> _Presented:
+    cache_key = (rev_id, tuple(order or ()))
+    found = _PRESENTED.get(cache_key)
+    if found is not None:
+        return found
+    rev_type, rev_stem, rev_options, rev_key = revision
+    shown = [
+        (bank_rules.OPTION_LETTERS[i], rev_options[orig][1], rev_options[orig][0])
+        for i, orig in enumerate(order or range(len(rev_options)))
+    ]
+    display_key = (
+        rev_key
+        if rev_type == bank_rules.JUDGE
+        else "".join(sorted(letter for letter, _text, original in shown if original in rev_key))
+    )
+    if len(_PRESENTED) >= _CACHE_MAX:
+        _PRESENTED.clear()
+    found = _PRESENTED[cache_key] = (
+        sys.intern(rev_type),
+        rev_stem,
+        tuple((letter, text) for letter, text, _ in shown),
+        sys.intern(display_key),
+    )
+    return found
+
+
+def _point_value(text: str | int) -> Decimal:
+    value = _POINT_VALUES.get(text)
+    if value is None:
+        value = _POINT_VALUES.setdefault(text, Decimal(text))
+    return value
+
+
 async def open_sealed(settings: Settings, paper_set: SealedSet, paper: SealedPaper, fetch: RevisionRows) -> PaperView:
     """:func:`open_paper` for a set and paper however they were read; ``fetch`` reads the
     revisions not in memory yet."""
@@ -499,28 +542,20 @@ async def open_sealed(settings: Settings, paper_set: SealedSet, paper: SealedPap
         {"type": s.type, "title": s.title, "points_each": s.points_each, "scoring": s.scoring, "items": []}
         for s in spec.sections
     ]
+    scorings = [section.scoring for section in spec.sections]
     for number, entry in enumerate(payload["items"], start=1):
         rev_id = entry["r"]
-        rev_type, rev_stem, rev_options, rev_key = revisions[rev_id]
-        order = entry["o"] or list(range(len(rev_options)))
-        shown = [
-            (bank_rules.OPTION_LETTERS[i], rev_options[orig][1], rev_options[orig][0]) for i, orig in enumerate(order)
-        ]
-        display_key = (
-            rev_key
-            if rev_type == bank_rules.JUDGE
-            else "".join(sorted(letter for letter, _text, original in shown if original in rev_key))
-        )
+        rev_type, rev_stem, options, display_key = _presented(rev_id, entry["o"], revisions[rev_id])
         sections[entry["s"]]["items"].append(
             {
                 "number": number,
                 "revision_id": rev_id,
                 "stem": rev_stem,
-                "options": [(letter, text) for letter, text, _ in shown],
+                "options": options,
                 "key": display_key,
-                "points": Decimal(entry["p"]),
+                "points": _point_value(entry["p"]),
                 "type": rev_type,
-                "scoring": spec.sections[entry["s"]].scoring,
+                "scoring": scorings[entry["s"]],
             }
         )
     return PaperView(label=paper.label, form=payload.get("form"), sections=sections, total_points=spec.total_points)

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import hmac
 import logging
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -94,16 +93,8 @@ class CandidatePaper:
 
 _PAPERS: dict[int, CandidatePaper] = {}
 _PAPER_CACHE_MAX = 20_000
-# Thousands of papers stay in memory through a sitting: what they repeat is kept once — option
-# (letter, text) pairs (the texts themselves are shared by papers.service), point values.
-_OPTIONS: dict[tuple[str, str], tuple[str, str]] = {}
-_POINTS: dict[Decimal, Decimal] = {}
-
-
-def _shared(pool: dict[Any, Any], value: Any) -> Any:
-    if len(pool) > 200_000:
-        pool.clear()
-    return pool.setdefault(value, value)
+# Thousands of papers stay in memory through a sitting: what they repeat (an item as shown in a
+# given option order, point values) is kept once by papers.service and only referenced here.
 
 
 async def candidate_paper(session: AsyncSession, settings: Settings, paper_id: int) -> CandidatePaper:
@@ -180,13 +171,13 @@ def _keep(paper_id: int, view: PaperView) -> CandidatePaper:
                 PaperItem(
                     position=entry["number"],
                     section=index,
-                    type=sys.intern(entry["type"]),
+                    type=entry["type"],
                     stem=entry["stem"],
-                    options=tuple(_shared(_OPTIONS, (letter, text)) for letter, text in entry["options"]),
-                    points=_shared(_POINTS, entry["points"]),
+                    options=tuple(entry["options"]),  # shared between papers (papers.service._presented)
+                    points=entry["points"],
                     revision_id=entry["revision_id"],
-                    key=sys.intern(entry["key"]),
-                    scoring=sys.intern(entry["scoring"]),
+                    key=entry["key"],
+                    scoring=entry["scoring"],
                 )
             )
     items.sort(key=lambda it: it.position)
