@@ -250,6 +250,20 @@ async def attempt_json(
     return (await examday.attempt_view(session, attempt, sitting)).as_json(now, name)
 
 
+async def paper_out(db: Database, settings: Settings, attempt_id: int, paper_id: int) -> dict[str, Any]:
+    """The candidate's paper without keys, with every acknowledged answer and the last sequence
+    number (the terminal continues after it)."""
+    paper = await examday.candidate_paper_raw(db, settings, paper_id)
+    saved = await examday.saved_answers_raw(db, attempt_id)
+    return {
+        **paper.for_candidate(),
+        "answers": {
+            str(pos): {"response": response, "flagged": flagged, "seq": seq} for pos, response, flagged, seq in saved
+        },
+        "last_seq": max((seq for *_rest, seq in saved), default=0),
+    }
+
+
 class EnrollJson(msgspec.Struct):
     code: str
 
@@ -425,16 +439,22 @@ class TerminalApi(Controller):
                 return refusal(exc.code, **exc.facts)
             view = await examday.live_view(db, row.id)
             assert view is not None
-            return view.as_json(now, principal_of(request).display_name)
-        ctx = await attempt_context(request, db_session, settings, now)
-        if isinstance(ctx, Response):
-            return ctx
-        attempt, sitting = ctx
-        try:
-            await examday.start_attempt(db_session, settings, attempt, now)
-        except SittingError as exc:
-            return refusal(exc.code, **exc.facts)
-        return await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
+            state = view.as_json(now, principal_of(request).display_name)
+        else:
+            ctx = await attempt_context(request, db_session, settings, now)
+            if isinstance(ctx, Response):
+                return ctx
+            attempt, sitting = ctx
+            try:
+                await examday.start_attempt(db_session, settings, attempt, now)
+            except SittingError as exc:
+                return refusal(exc.code, **exc.facts)
+            state = await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
+        if state["started_at"] is not None and state["state"] != "closed":
+            # The paper comes with the answer to "open": one request less per candidate in the
+            # start storm (GET /attempt/paper stays for reloads and moves).
+            state["paper"] = await paper_out(db, settings, state["attempt_id"], state["paper_id"])
+        return state
 
     @get("/attempt/paper", guards=[requires(CANDIDATE)])
     async def paper(
@@ -452,16 +472,7 @@ class TerminalApi(Controller):
             return refusal("not_started")
         if attempt.state == "closed":
             return refusal("closed")
-        paper = await examday.candidate_paper_raw(db, settings, attempt.paper_id)
-        saved = await examday.saved_answers_raw(db, attempt.id)
-        return {
-            **paper.for_candidate(),
-            "answers": {
-                str(pos): {"response": response, "flagged": flagged, "seq": seq}
-                for pos, response, flagged, seq in saved
-            },
-            "last_seq": max((seq for *_rest, seq in saved), default=0),
-        }
+        return await paper_out(db, settings, attempt.id, attempt.paper_id)
 
     @put("/attempt/answers/{position:int}", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
     async def save(

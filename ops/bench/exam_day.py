@@ -20,7 +20,7 @@ last save phase, and every room console connects (one invigilator each).
 Then, in this one process (asyncio, real HTTP and websocket clients, one per terminal):
 
 1. start storm — the chief unseals; all N terminals at once log in (ticket + ID number), open
-   the paper and receive it (first question), then open their websocket;
+   the paper and receive it with the answer (first question), then open their websocket;
 2. steady state — every candidate saves an answer every ``--think`` s over the websocket for
    ``--duration`` s; save latency (send → acknowledgement, which the server sends only after the
    commit) and console latency (the acknowledgement → the seat's tile with the new answered
@@ -181,14 +181,18 @@ class Terminal(Browser):
     async def sit_down(self) -> None:
         """Log in at the seat, open the paper and receive it (the first question is on screen)."""
         body = {"ticket_number": self.seat.ticket, "id_number": self.seat.id_number}
+        response = HttpResponse(0, {}, b"")
         for path, payload in (("/api/v1/candidate/login", body), ("/api/v1/attempt/start", None)):
             response = await self.post(path, payload)
             if response.status != 200:
                 raise RuntimeError(f"{path}: {response.status} {response.text[:160]}")
-        paper = await self.client.request("GET", "/api/v1/attempt/paper")
-        if paper.status != 200:
-            raise RuntimeError(f"paper: {paper.status} {paper.text[:160]}")
-        self.items = msgspec.json.decode(paper.body)["items"]
+        opened = msgspec.json.decode(response.body).get("paper")  # the paper comes with "open"
+        if opened is None:  # as terminal.js: ask for it when it did not
+            paper = await self.client.request("GET", "/api/v1/attempt/paper")
+            if paper.status != 200:
+                raise RuntimeError(f"paper: {paper.status} {paper.text[:160]}")
+            opened = msgspec.json.decode(paper.body)
+        self.items = opened["items"]
 
     async def connect(self, ws_base: str, errors: Errors) -> None:
         self.ws = await websockets.connect(

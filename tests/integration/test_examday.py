@@ -333,12 +333,17 @@ def test_the_paper_has_no_keys_and_every_candidate_sees_only_their_own(
     site = build_site(clean_db, test_settings, candidates=2)
     first, second = site.seats
     pc1, pc2 = browser(), browser()
-    attempt1, attempt2 = started(pc1, first)["attempt_id"], started(pc2, second)["attempt_id"]
+    opened1, opened2 = started(pc1, first), started(pc2, second)
+    attempt1, attempt2 = opened1["attempt_id"], opened2["attempt_id"]
     assert attempt1 != attempt2
     papers = {}
-    for pc, seat in ((pc1, first), (pc2, second)):
+    for pc, seat, opened in ((pc1, first, opened1), (pc2, second, opened2)):
         response = api(pc, "GET", "/api/v1/attempt/paper")
         assert response.status_code == 200, response.text
+        # The answer to "open" carries the same paper (one request less in the start storm).
+        assert opened["paper"] == response.json()
+        for forbidden in ('"key"', "explanation", "scoring", "revision_id", "correct"):
+            assert forbidden not in json.dumps(opened, ensure_ascii=False)
         for forbidden in ('"key"', "explanation", "scoring", "revision_id", "correct"):
             assert forbidden not in response.text
         paper = response.json()
@@ -358,6 +363,10 @@ def test_the_paper_has_no_keys_and_every_candidate_sees_only_their_own(
     assert api(pc1, "GET", "/api/v1/attempt/paper").json()["answers"] == {
         "1": {"response": "T", "flagged": False, "seq": 1}
     }
+    # Opening again (a reload before the paper arrived) brings the paper with what was saved.
+    again = api(pc1, "POST", "/api/v1/attempt/start").json()
+    assert again["paper"]["answers"] == {"1": {"response": "T", "flagged": False, "seq": 1}}
+    assert again["paper"]["last_seq"] == 1 and again["paper"]["items"] == papers[first.seat_no]["items"]
     # Candidate 1's session cookie carried to candidate 2's PC is refused there.
     thief = browser()
     at_terminal(thief, second.terminal_cookie)

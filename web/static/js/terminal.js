@@ -504,7 +504,13 @@
       button.disabled = false;
       if (res.ok && res.data) {
         started = true;
+        var opened = res.data.paper && !paper ? res.data.paper : null;
+        if (opened) paperLoading = true; // the paper came with the answer: no second request
         applyState(res.data);
+        if (opened) {
+          paperLoading = false;
+          if (!paper) receivePaper(opened);
+        }
       } else if (!attemptRefused(res)) {
         error.textContent = (res.data && res.data.message) || t("network_error");
         show(error, true);
