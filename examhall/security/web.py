@@ -6,7 +6,7 @@ a test walks the app's routes and fails on any handler with neither (R-SEC-1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE: Final = "examhall_session"
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -76,9 +76,12 @@ class PrincipalMiddleware(ASGIMiddleware):
 
 
 def requires(*roles: str) -> Guard:
-    """A guard admitting callers holding one of ``roles`` (a chief counts as invigilator)."""
+    """A guard admitting callers holding one of ``roles`` (a chief counts as invigilator).
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    A coroutine function: Litestar runs a plain function guard in a worker thread, a hand-off
+    per request that showed in the start storm's profile (issue 7)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
         if principal is None:
             raise NotAuthorizedException("login required")
