@@ -583,12 +583,11 @@ class TerminalApi(Controller):
         name = principal_of(socket).display_name
         await socket.accept()
         channel = AttemptChannel(socket, db, settings, attempt_id, sitting_id, name, progress, room_id)
-        await progress.set_online(room_id, attempt_id, True)
+        progress.set_online(room_id, attempt_id, True)
         try:
             await channel.run(bus)
         finally:
-            with contextlib.suppress(Exception):
-                await progress.set_online(room_id, attempt_id, False)
+            progress.set_online(room_id, attempt_id, False)
 
 
 class AttemptChannel:
