@@ -542,6 +542,25 @@ class RoomSnapshot:
             return dataclasses.replace(tile, incidents=self.flags[tile.attempt_id])
         return tile
 
+    def take_start(
+        self, attempt_id: int, at: datetime, ends_at: datetime | None, state: str, live: Live | None = None
+    ) -> bool:
+        """Take a start the event told of (the paper opened at ``at``) without reading the
+        attempt again, with the counters published since its last read (``live``); False when
+        this snapshot cannot (the attempt unknown or started already), and it is then read."""
+        seated = self.seated.get(attempt_id)
+        attempt = seated.attempt if seated is not None else None
+        if attempt is None or attempt.started_at is not None:
+            return False
+        attempt.started_at, attempt.ends_at, attempt.state = at, ends_at, state
+        attempt.last_activity_at = max(at, live.last_activity_at) if live and live.last_activity_at else at
+        if live is not None and live.answered is not None:
+            attempt.answered_count = live.answered
+        if live is not None and live.online is not None:
+            attempt.online = live.online
+        self.events[attempt_id] = [*self.events.get(attempt_id, []), clk.AttemptEvent(clk.EventKind.STARTED, at)]
+        return True
+
     def merge(self, newer: RoomSnapshot, attempt_ids: Iterable[int]) -> None:
         """Take what ``newer`` (a read of some attempts) says of ``attempt_ids``."""
         self.sitting, self.room, self.flags = newer.sitting, newer.room, newer.flags

@@ -474,29 +474,39 @@ class RoomStream:
                 await self.mark_absent(now)
         return self._render("console/room_state.html", view=view, sitting=view.sitting, room=view.room, oob=True)
 
-    async def tiles(self, attempt_ids: Iterable[int], with_header: bool, presence: bool = False) -> str | None:
-        """The tiles of these attempts, read again; with the counts and lists when a clock event
-        changed them (the rest of the room as read before: only these attempts changed)."""
+    async def tiles(
+        self, attempt_ids: Iterable[int], with_header: bool, presence: bool = False, read: Iterable[int] | None = None
+    ) -> str | None:
+        """The tiles of these attempts, those of ``read`` (default: all) read again; with the
+        counts and lists when a clock event changed them (the rest of the room as read before:
+        only these attempts changed)."""
         ids = set(attempt_ids)
+        again = ids if read is None else set(read)
         if self.snapshot is None:
             return await self.full_state()
         now = now_utc()
         chosen: list[rooms.SeatTile] = []
-        async with self.db.session() as session:
-            read = (
-                await rooms.read_room(session, self.sitting_id, self.room_id, ids, known=self.snapshot) if ids else None
-            )
-            if presence:
-                self.invigilators = await rooms.invigilators_present(session, self.sitting_id, self.room_id, now)
-        if read is not None:
-            chosen = rooms.seat_tiles_of(read, now)
-            self.snapshot.merge(read, ids)
-            for a in ids:
+        fresh: rooms.RoomSnapshot | None = None
+        if again or presence:
+            async with self.db.session() as session:
+                if again:
+                    fresh = await rooms.read_room(session, self.sitting_id, self.room_id, again, known=self.snapshot)
+                if presence:
+                    self.invigilators = await rooms.invigilators_present(session, self.sitting_id, self.room_id, now)
+        if fresh is not None:
+            if not with_header:
+                chosen = rooms.seat_tiles_of(fresh, now)
+            self.snapshot.merge(fresh, again)
+            for a in again:
                 self.live.pop(a, None)
         if with_header:
             view = rooms.view_of(self.snapshot, now, self.invigilators)
             self.next_change = rooms.next_change(view.tiles, view.sitting, now)
             chosen = [t for t in view.tiles if t.attempt_id in ids or t.is_spare]
+            lively = {a for a in ids if a in self.live}  # counters published since: drawn as live tiles are
+            if lively:
+                newer = {(t.attempt_id, t.is_spare): t for t in self.snapshot.tiles(lively, now, self.live)}
+                chosen = [newer.get((t.attempt_id, t.is_spare), t) for t in chosen]
             return self._render(
                 "console/room_state.html", view=view, sitting=view.sitting, room=view.room, tiles=chosen, oob=True
             )
@@ -535,9 +545,21 @@ class RoomStream:
                 self.live[attempt_id] = self.live.get(attempt_id, rooms.Live()).over(update)
         return True
 
+    def take_start(self, data: dict[str, Any]) -> bool:
+        """A start whose event carries what it changed, taken into the snapshot (no read)."""
+        attempt_id, at, state = data.get("attempt"), _parse_time(data.get("at")), data.get("state")
+        ends_at = _parse_time(data.get("ends_at")) if data.get("ends_at") is not None else None
+        if self.snapshot is None or not isinstance(attempt_id, int) or at is None or not isinstance(state, str):
+            return False
+        if not self.snapshot.take_start(attempt_id, at, ends_at, state, self.live.get(attempt_id)):
+            return False
+        self.live.pop(attempt_id, None)  # now in the snapshot
+        return True
+
     async def render(self, items: list[Event | Resync]) -> str | None:
         """Coalesce what arrived together into one frame."""
         ids: set[int] = set()
+        read: set[int] = set()  # attempts to read again (the others changed as their events said)
         header = presence = False
         counted = True  # every event carried its counters: no database read needed
         for item in items:
@@ -555,6 +577,10 @@ class RoomStream:
             if kind not in _PROGRESS_KINDS:
                 header = True
                 presence = presence or kind == "presence"
+                if isinstance(single, int) and not (kind == clk.EventKind.STARTED.value and self.take_start(item.data)):
+                    read.add(single)
+                if isinstance(named, list):
+                    read.update(int(a) for a in named if isinstance(a, int))
             elif not self.note_live(item.data):
                 counted = False
         if not ids and not header:
@@ -563,7 +589,9 @@ class RoomStream:
             return await self.full_state()  # now and then the whole room, whatever happened
         if not header and counted and self.snapshot is not None and self.snapshot.knows(ids):
             return self.live_tiles(ids)
-        return await self.tiles(ids, header, presence)
+        if not counted or self.snapshot is None or not self.snapshot.knows(ids):
+            read = ids
+        return await self.tiles(ids, header, presence, read=read)
 
     async def run(self, subscription: Subscription) -> None:
         async def drain() -> None:

@@ -524,7 +524,18 @@ async def start_attempt_row(db: Database, settings: Settings, attempt: AttemptRo
         await db.bus.publish_many(
             [
                 (f"attempt:{attempt.id}", {"kind": kind}),
-                (f"room:{attempt.room_id}", {"attempt": attempt.id, "seat": attempt.seat_no, "kind": kind}),
+                (
+                    f"room:{attempt.room_id}",
+                    {
+                        "attempt": attempt.id,
+                        "seat": attempt.seat_no,
+                        "kind": kind,
+                        # what the start changed, so that a console redraws without reading it
+                        "at": now.isoformat(),
+                        "ends_at": after.end_time.isoformat() if after.end_time else None,
+                        "state": cached_state(True, after),
+                    },
+                ),
             ]
         )
     return True

@@ -190,6 +190,36 @@ def test_answer_counts_reach_the_console_within_a_fraction_of_a_second(
     assert room_json(invigilator, site)["tiles"][0]["answered"] == 24
 
 
+def test_a_start_is_drawn_from_its_event_as_a_fresh_read_would_draw_it(
+    browser: Callable[[], httpx.Client], live_server: LiveServer, clean_db: str, test_settings: Settings
+) -> None:
+    """Issue 7: a start published with what it changed (the time, E, the state) is taken into
+    the console's snapshot without reading the attempt; the tile and the counts are those a
+    reconnecting console reads from the database, and the socket that opened meanwhile stays
+    shown as connected."""
+    site = build_site(clean_db, test_settings, candidates=3)
+    invigilator = staff(browser(), clean_db, test_settings, "zhaolei", ["invigilator"])
+    terminal = browser()
+    with open_console(live_server, invigilator, site) as console:
+        first = str(console.recv(timeout=10))
+        assert 'data-status="checked_in"' in (tile(first, "seat-1") or "")
+        opened = started(terminal, site.seats[0])
+        frame = wait_for(console, status_is("seat-1", "working"))
+        assert 'id="room-summary"' in frame  # the header's counts moved with it
+        with open_terminal(live_server, terminal):
+            wait_for(console, lambda f: 'data-online="true"' in (tile(f, "seat-1") or ""))
+            with open_console(live_server, invigilator, site) as fresh:
+                read = str(fresh.recv(timeout=10))
+            drawn, again = tile(frame, "seat-1") or "", tile(read, "seat-1") or ""
+            for attribute in ("data-status", "data-answered"):
+                assert re.search(f'{attribute}="[^"]*"', drawn)[0] == re.search(f'{attribute}="[^"]*"', again)[0]  # type: ignore[index]
+            assert 'data-online="true"' in again
+            for count in ("expected", "present", "waiting", "working", "submitted"):
+                shown = re.compile(f'data-testid="count-{count}">(\\d+)<')
+                assert shown.findall(frame) == shown.findall(read) != [], count
+    assert opened["state"] == "running"
+
+
 def test_check_in_through_the_console_turns_the_tile_and_the_counts(
     browser: Callable[[], httpx.Client], live_server: LiveServer, clean_db: str, test_settings: Settings
 ) -> None:
