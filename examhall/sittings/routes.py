@@ -652,40 +652,31 @@ class AttemptChannel:
             now = now_utc()
         await self.send({"t": "state", **view.as_json(now, self.name)})
 
+    async def refuse(self, message: dict[str, Any], code: str, now: datetime) -> None:
+        """A save refused before it reaches the writer: logged (R-SEC-5) and answered."""
+        position, seq = message.get("position"), message.get("seq")
+        await answers.log_refusal(self.db, self.attempt_id, position, message.get("response", ""), seq, code, now)
+        await self.send(
+            {
+                "t": "refused",
+                "ok": False,
+                "position": position,
+                "seq": seq,
+                "code": code,
+                "message": answer_message(code),
+            }
+        )
+
     async def save(self, message: dict[str, Any]) -> None:
         now = now_utc()
         position, seq = message.get("position"), message.get("seq")
         if not isinstance(position, int) or isinstance(position, bool):
-            await answers.log_refusal(
-                self.db, self.attempt_id, position, message.get("response", ""), seq, "no_such_question", now
-            )
-            await self.send(
-                {
-                    "t": "refused",
-                    "ok": False,
-                    "position": position,
-                    "seq": seq,
-                    "code": "no_such_question",
-                    "message": answer_message("no_such_question"),
-                }
-            )
+            await self.refuse(message, "no_such_question", now)
             return
         if self.paper is None:
             started, paper_id = await examday.started_paper(self.db, self.attempt_id)
             if not started:
-                await answers.log_refusal(
-                    self.db, self.attempt_id, position, message.get("response", ""), seq, "not_started", now
-                )
-                await self.send(
-                    {
-                        "t": "refused",
-                        "ok": False,
-                        "position": position,
-                        "seq": seq,
-                        "code": "not_started",
-                        "message": answer_message("not_started"),
-                    }
-                )
+                await self.refuse(message, "not_started", now)
                 return
             self.paper = await examday.candidate_paper_raw(self.db, self.settings, paper_id)
         result = await answers.save_answer(

@@ -90,23 +90,6 @@ from examhall.security.terminals import TERMINAL_COOKIE
 STAFF_PASSWORD = "bench-staff-password-1"  # noqa: S105 - a throw-away site
 DURATION_MINUTES = 10  # the shortest sitting the scheduler accepts: E = S + 10 min
 TILE = re.compile(r'<div id="seat-(\d+)"[^>]*?data-answered="(\d+)"')
-JSON_FIELDS = (
-    "candidates",
-    "workers",
-    "start_storm_s",
-    "start_p99_s",
-    "save_p50_ms",
-    "save_p99_ms",
-    "saves_per_s_peak",
-    "pg_upserts_per_s",
-    "save_to_pg_ratio",
-    "console_p50_ms",
-    "console_p99_ms",
-    "end_storm_s",
-    "lost_answers",
-    "errors",
-    "server_rss_mb",
-)
 
 
 @dataclass
@@ -158,6 +141,17 @@ class Browser:
     async def post(self, path: str, body: Any = None) -> HttpResponse:
         return await self.client.request("POST", path, body, {"x-csrftoken": await self.csrf()})
 
+    async def open_socket(self, url: str) -> ClientConnection:
+        """A websocket with this PC's cookies (no pings: the run is short, the server ticks)."""
+        return await websockets.connect(
+            url,
+            additional_headers={"Cookie": self.client.cookie_header()},
+            open_timeout=120,
+            ping_interval=None,
+            max_size=None,
+            compression=None,
+        )
+
 
 # --- the candidate's terminal ---------------------------------------------------------------------
 
@@ -195,13 +189,7 @@ class Terminal(Browser):
         self.items = opened["items"]
 
     async def connect(self, ws_base: str, errors: Errors) -> None:
-        self.ws = await websockets.connect(
-            f"{ws_base}/api/v1/attempt/ws",
-            additional_headers={"Cookie": self.client.cookie_header()},
-            open_timeout=120,
-            ping_interval=None,
-            compression=None,
-        )
+        self.ws = await self.open_socket(f"{ws_base}/api/v1/attempt/ws")
         self.reader = asyncio.create_task(self._read(errors))
         await asyncio.wait_for(self.state_seen.wait(), 120)
 
@@ -310,14 +298,7 @@ class Console(Browser):
             raise RuntimeError(f"staff login {self.username}: {response.status} {response.text[:160]}")
 
     async def connect(self, ws_base: str, sitting_id: int, tracker: ConsoleLatency, errors: Errors) -> None:
-        self.ws = await websockets.connect(
-            f"{ws_base}/ws/console/sittings/{sitting_id}/rooms/{self.room_id}",
-            additional_headers={"Cookie": self.client.cookie_header()},
-            open_timeout=120,
-            ping_interval=None,
-            max_size=None,
-            compression=None,
-        )
+        self.ws = await self.open_socket(f"{ws_base}/ws/console/sittings/{sitting_id}/rooms/{self.room_id}")
         self.reader = asyncio.create_task(self._read(tracker, errors))
         await asyncio.wait_for(self.first_frame.wait(), 120)
 
@@ -424,6 +405,21 @@ async def start_storm(
     return time.perf_counter() - t0, times
 
 
+async def acknowledged(t: Terminal, position: int, phase: str, end_wall: float, errors: Errors) -> float | None:
+    """One save and its latency once acknowledged; None when the candidate is to stop (an error,
+    counted, or the refusal that must come once E has passed)."""
+    try:
+        latency, message = await t.save(position, t.answer_for(position, t.seq))
+    except Exception as exc:
+        errors.add(f"{phase}_save", f"{t.seat.ticket}: {type(exc).__name__} {exc}")
+        return None
+    if message.get("t") != "ack":
+        if not (message.get("code") in ("closed", "ended") and time.time() >= end_wall):
+            errors.add(f"{phase}_refused", f"{t.seat.ticket}: {message.get('code')}")
+        return None
+    return latency
+
+
 async def steady_state(
     terminals: list[Terminal], think: float, until: float, end_wall: float, tracker: ConsoleLatency, errors: Errors
 ) -> list[float]:
@@ -438,15 +434,8 @@ async def steady_state(
                 return
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             position = t.new_positions + 1
-            try:
-                latency, message = await t.save(position, t.answer_for(position, t.seq))
-            except Exception as exc:
-                errors.add("steady_save", f"{t.seat.ticket}: {type(exc).__name__} {exc}")
-                return
-            if message.get("t") != "ack":
-                if message.get("code") in ("closed", "ended") and time.time() >= end_wall:
-                    return  # E came: refused as it must be
-                errors.add("steady_refused", f"{t.seat.ticket}: {message.get('code')}")
+            latency = await acknowledged(t, position, "steady", end_wall, errors)
+            if latency is None:
                 return
             latencies.append(latency)
             t.new_positions = position
@@ -467,15 +456,8 @@ async def saturation(savers: list[Terminal], until: float, end_wall: float, erro
         while time.monotonic() < until:
             position = n % len(t.items) + 1
             n += 1
-            try:
-                latency, message = await t.save(position, t.answer_for(position, t.seq))
-            except Exception as exc:
-                errors.add("saturation_save", f"{t.seat.ticket}: {type(exc).__name__} {exc}")
-                return
-            if message.get("t") != "ack":
-                if message.get("code") in ("closed", "ended") and time.time() >= end_wall:
-                    return  # E came: refused as it must be
-                errors.add("saturation_refused", f"{t.seat.ticket}: {message.get('code')}")
+            latency = await acknowledged(t, position, "saturation", end_wall, errors)
+            if latency is None:
                 return
             latencies.append(latency)
             t.new_positions = max(t.new_positions, position)
