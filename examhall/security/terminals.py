@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +65,8 @@ def cookie_value(settings: Settings, terminal_id: int, secret: str) -> str:
     return f"{body}.{_sign(settings, body)}"
 
 
-def _parse_cookie(settings: Settings, value: str | None) -> tuple[int, str] | None:
+def parse_cookie(settings: Settings, value: str | None) -> tuple[int, str] | None:
+    """(terminal id, secret) of a well-signed terminal cookie, else None (nothing read yet)."""
     if not value or len(value) > 200:
         return None
     parts = value.split(".")
@@ -180,29 +181,38 @@ class TerminalRow:
     label: str
 
 
+# The columns a terminal's check needs (examday.seat_attempt_row reads them too, prefixed "t_").
 _TERMINAL_ROW: Final = (
     "SELECT id, room_id, seat_no, is_spare, label, secret_hash, revoked_at FROM terminals WHERE id = $1"
 )
 
 
+def terminal_row_of(row: Any, secret: str, prefix: str = "") -> TerminalRow | None:
+    """The terminal of a row holding its id, room_id, seat_no, is_spare, label, secret_hash and
+    revoked_at (named ``prefix + column``) when it exists, is not revoked and the cookie's secret
+    is its own; else None."""
+    if row is None or row[prefix + "id"] is None or row[prefix + "revoked_at"] is not None:
+        return None
+    if not hmac.compare_digest(bytes(row[prefix + "secret_hash"]), _digest(secret)):
+        return None
+    column = [row[prefix + name] for name in ("id", "room_id", "seat_no", "is_spare", "label")]
+    return TerminalRow(*column)
+
+
 async def terminal_row_from_cookie(db: Database, settings: Settings, value: str | None) -> TerminalRow | None:
     """:func:`terminal_from_cookie` in one statement on the raw pool (every request of an exam PC)."""
-    parsed = _parse_cookie(settings, value)
+    parsed = parse_cookie(settings, value)
     if parsed is None:
         return None
     pool = await db.raw_pool()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(_TERMINAL_ROW, parsed[0])
-    if row is None or row["revoked_at"] is not None:
-        return None
-    if not hmac.compare_digest(bytes(row["secret_hash"]), _digest(parsed[1])):
-        return None
-    return TerminalRow(row["id"], row["room_id"], row["seat_no"], row["is_spare"], row["label"])
+    return terminal_row_of(row, parsed[1])
 
 
 async def terminal_from_cookie(session: AsyncSession, settings: Settings, value: str | None) -> Terminal | None:
     """The enrolled, unrevoked terminal the cookie names, or None."""
-    parsed = _parse_cookie(settings, value)
+    parsed = parse_cookie(settings, value)
     if parsed is None:
         return None
     terminal = await session.get(Terminal, parsed[0])

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
+import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -467,6 +468,36 @@ WHERE a.candidate_id = $1 AND s.starts_at > $2
 ORDER BY s.starts_at DESC
 LIMIT 1
 """
+
+
+_ATTEMPT_FIELDS: Final = tuple(f.name for f in dataclasses.fields(AttemptRow))
+_SEAT_ATTEMPT: Final = """
+SELECT a.*, t.id AS t_id, t.room_id AS t_room_id, t.seat_no AS t_seat_no, t.is_spare AS t_is_spare,
+       t.label AS t_label, t.secret_hash AS t_secret_hash, t.revoked_at AS t_revoked_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT a.id, a.sitting_id, a.candidate_id, a.paper_id, a.room_id, a.seat_no, a.terminal_id, a.state,
+           a.outcome, a.started_at, a.ends_at, s.title AS sitting_title, s.starts_at, s.duration_minutes
+    FROM attempts a JOIN sittings s ON s.id = a.sitting_id
+    WHERE a.candidate_id = $1 AND s.starts_at > $2
+    ORDER BY s.starts_at DESC
+    LIMIT 1
+) AS a ON true
+LEFT JOIN terminals t ON t.id = $3
+"""
+
+
+async def seat_attempt_row(
+    db: Database, candidate_id: int, terminal_id: int, now: datetime
+) -> tuple[AttemptRow | None, asyncpg.Record | None]:
+    """:func:`open_attempt_row` and the terminal's row (``t_``-prefixed columns, for
+    :func:`terminals.terminal_row_of`) in one statement: every request of a terminal needs both."""
+    pool = await db.raw_pool()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(_SEAT_ATTEMPT, candidate_id, now - timedelta(hours=12), terminal_id)
+    assert row is not None
+    attempt = AttemptRow(**{f: row[f] for f in _ATTEMPT_FIELDS}) if row["id"] is not None else None
+    return attempt, row
 
 
 async def open_attempt_row(db: Database, candidate_id: int, now: datetime) -> AttemptRow | None:

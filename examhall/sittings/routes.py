@@ -214,13 +214,12 @@ async def seat_attempt(
     raw pool (every request of every terminal in the start storm); None when the request is to be
     refused — :func:`attempt_context` then says why."""
     principal = principal_of(connection)
-    if principal.candidate_id is None:
+    parsed = terminals.parse_cookie(settings, connection.cookies.get(terminals.TERMINAL_COOKIE))
+    if principal.candidate_id is None or parsed is None:
         return None
-    attempt = await examday.open_attempt_row(db, principal.candidate_id, now)
-    if attempt is None:
-        return None
-    terminal = await terminals.terminal_row_from_cookie(db, settings, connection.cookies.get(terminals.TERMINAL_COOKIE))
-    if terminal is None or not examday.seat_matches(attempt, terminal):
+    attempt, row = await examday.seat_attempt_row(db, principal.candidate_id, parsed[0], now)
+    terminal = terminals.terminal_row_of(row, parsed[1], prefix="t_")
+    if attempt is None or terminal is None or not examday.seat_matches(attempt, terminal):
         return None
     return attempt
 

@@ -216,6 +216,28 @@ def test_a_candidate_cannot_log_in_at_a_revoked_pc(
     assert api(new_pc, "GET", "/api/v1/attempt").json()["seat_no"] == seat.seat_no
 
 
+def test_a_pc_revoked_during_the_exam_stops_being_the_seat_for_every_request(
+    browser: Callable[[], httpx.Client], clean_db: str, test_settings: Settings
+) -> None:
+    """R-SEC-2 on the terminal's fast path (attempt and terminal read in one statement, issue 7):
+    once the seat is re-enrolled, the old PC — logged in already — can neither open the paper,
+    nor read it, nor save; the new PC of the seat can."""
+    site = build_site(clean_db, test_settings, candidates=1)
+    seat = site.seats[0]
+    old_pc = browser()
+    assert candidate_login(old_pc, seat).status_code == 200
+    office = admin(browser, clean_db, test_settings)
+    new_pc = browser()
+    assert enroll(new_pc, issue(office, site.room_id, seat.seat_no)).status_code == 200
+    for method, path in (("POST", "/api/v1/attempt/start"), ("GET", "/api/v1/attempt/paper")):
+        refused = api(old_pc, method, path)
+        assert refused.status_code == 403 and refused.json()["code"] == "not_a_terminal", (path, refused.text)
+    assert sql(clean_db, "SELECT started_at FROM attempts")[0]["started_at"] is None
+    assert candidate_login(new_pc, seat, cookie=new_pc.cookies[terminals.TERMINAL_COOKIE]).status_code == 200
+    opened = api(new_pc, "POST", "/api/v1/attempt/start")
+    assert opened.status_code == 200 and opened.json()["paper"]["items"], opened.text
+
+
 def test_only_admins_issue_codes(
     browser: Callable[[], httpx.Client], clean_db: str, test_settings: Settings, room_id: int
 ) -> None:
