@@ -490,22 +490,15 @@ LEFT JOIN terminals t ON t.id = $3
 async def seat_attempt_row(
     db: Database, candidate_id: int, terminal_id: int, now: datetime
 ) -> tuple[AttemptRow | None, asyncpg.Record | None]:
-    """:func:`open_attempt_row` and the terminal's row (``t_``-prefixed columns, for
-    :func:`terminals.terminal_row_of`) in one statement: every request of a terminal needs both."""
+    """The candidate's open attempt (as :data:`_OPEN_ATTEMPT` finds it, with its sitting) and the
+    terminal's row (``t_``-prefixed columns, for :func:`terminals.terminal_row_of`) in one
+    statement: every request of a terminal needs both."""
     pool = await db.raw_pool()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(_SEAT_ATTEMPT, candidate_id, now - timedelta(hours=12), terminal_id)
     assert row is not None
     attempt = AttemptRow(**{f: row[f] for f in _ATTEMPT_FIELDS}) if row["id"] is not None else None
     return attempt, row
-
-
-async def open_attempt_row(db: Database, candidate_id: int, now: datetime) -> AttemptRow | None:
-    """:func:`open_attempt_and_sitting` on the raw pool."""
-    pool = await db.raw_pool()
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(_OPEN_ATTEMPT, candidate_id, now - timedelta(hours=12))
-    return AttemptRow(**dict(row)) if row is not None else None
 
 
 async def _events_raw(conn: Any, attempt_id: int) -> list[clk.AttemptEvent]:
