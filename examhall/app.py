@@ -42,6 +42,7 @@ from examhall.console.pages import ExamDayPages
 from examhall.console.room_pages import RoomConsole
 from examhall.console.routes import NoticeController
 from examhall.db import Database, database_url_from_env
+from examhall.deps import ServerParts
 from examhall.events import EventBus
 from examhall.i18n import N_
 from examhall.pages import HomeController
@@ -177,6 +178,7 @@ def create_app(settings: Settings, database_url: str, *, worker_process: bool = 
     bus = EventBus(db)
     progress = RoomProgress(db, bus)
     passwords = Passwords(settings)
+    parts = ServerParts(db, settings, bus, progress)
 
     background: list[asyncio.Task[None]] = []
 
@@ -245,6 +247,7 @@ def create_app(settings: Settings, database_url: str, *, worker_process: bool = 
             "bus": Provide(lambda: bus, use_cache=True, sync_to_thread=False),
             "progress": Provide(lambda: progress, use_cache=True, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
+            "parts": Provide(lambda: parts, use_cache=True, sync_to_thread=False),
         },
         middleware=[PrincipalMiddleware(db, settings)],
         csrf_config=CSRFConfig(

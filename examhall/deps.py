@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,3 +20,19 @@ PasswordsDep = NamedDependency[Passwords]
 DatabaseDep = NamedDependency[Database]
 BusDep = NamedDependency[EventBus]
 ProgressDep = NamedDependency[RoomProgress]
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerParts:
+    """The worker's database, settings, event bus and room progress as one dependency, for the
+    exam terminal's handlers: Litestar resolves several dependencies of a handler in an anyio
+    task group (a task each) on every request; one dependency is resolved directly (issue 7).
+    Those handlers open an ORM session themselves, on their slow path only."""
+
+    db: Database
+    settings: Settings
+    bus: EventBus
+    progress: RoomProgress
+
+
+PartsDep = NamedDependency[ServerParts]

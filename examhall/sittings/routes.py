@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from examhall.config import Settings
 from examhall.db import Database
-from examhall.deps import BusDep, DatabaseDep, DbSession, ProgressDep, SettingsDep
+from examhall.deps import DatabaseDep, DbSession, PartsDep, ProgressDep, SettingsDep
 from examhall.events import Resync
 from examhall.i18n import N_, _, site_time
 from examhall.papers.service import PaperError
@@ -376,25 +376,19 @@ class TerminalApi(Controller):
         return response
 
     @get("/terminal", opt=PUBLIC)
-    async def whoami_terminal(
-        self, request: Request[Any, Any, Any], db: DatabaseDep, settings: SettingsDep
-    ) -> dict[str, Any]:
+    async def whoami_terminal(self, request: Request[Any, Any, Any], parts: PartsDep) -> dict[str, Any]:
         """Which seat this PC is, or null."""
         terminal = await terminals.terminal_row_from_cookie(
-            db, settings, request.cookies.get(terminals.TERMINAL_COOKIE)
+            parts.db, parts.settings, request.cookies.get(terminals.TERMINAL_COOKIE)
         )
         return {"terminal": terminal_out(terminal) if terminal else None, "server_now": now_utc().isoformat()}
 
     @post("/candidate/login", opt=PUBLIC, status_code=HTTP_200_OK)
     async def login(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: DbSession,
-        db: DatabaseDep,
-        settings: SettingsDep,
-        data: JSONBody[CandidateLoginJson],
+        self, request: Request[Any, Any, Any], parts: PartsDep, data: JSONBody[CandidateLoginJson]
     ) -> Response[Any]:
         """Admission ticket number + ID number, at the enrolled seat, after check-in."""
+        db, settings = parts.db, parts.settings
         now, ip = now_utc(), client_ip(request)
         seat = await terminals.terminal_row_from_cookie(db, settings, request.cookies.get(terminals.TERMINAL_COOKIE))
         fast = await examday.login_at_seat_raw(db, settings, seat, data.ticket_number, data.id_number, ip, now)
@@ -402,10 +396,11 @@ class TerminalApi(Controller):
         if fast is not None:
             result = fast
         else:  # a refusal, or a candidate moved to a spare terminal: the full path decides and audits
-            terminal = await terminal_of(request, db_session, settings)
-            result, facts = await candidate_login(
-                db_session, settings, terminal, data.ticket_number, data.id_number, ip, now
-            )
+            async with db.session() as db_session:
+                terminal = await terminal_of(request, db_session, settings)
+                result, facts = await candidate_login(
+                    db_session, settings, terminal, data.ticket_number, data.id_number, ip, now
+                )
         if result.token is None or result.principal is None:
             return refusal(result.refused or "bad_ticket", **facts)
         response: Response[Any] = Response({"candidate": {"name": result.principal.display_name}})
@@ -425,10 +420,9 @@ class TerminalApi(Controller):
         return await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
 
     @post("/attempt/start", guards=[requires(CANDIDATE)], status_code=HTTP_200_OK)
-    async def start(
-        self, request: Request[Any, Any, Any], db_session: DbSession, db: DatabaseDep, settings: SettingsDep
-    ) -> Any:
+    async def start(self, request: Request[Any, Any, Any], parts: PartsDep) -> Any:
         """Open the paper: from S, until S + 30 min (R-CLOCK-2), once unsealed."""
+        db, settings = parts.db, parts.settings
         now = now_utc()
         row = await seat_attempt(request, db, settings, now)
         if row is not None:
@@ -440,15 +434,16 @@ class TerminalApi(Controller):
             assert view is not None
             state = view.as_json(now, principal_of(request).display_name)
         else:
-            ctx = await attempt_context(request, db_session, settings, now)
-            if isinstance(ctx, Response):
-                return ctx
-            attempt, sitting = ctx
-            try:
-                await examday.start_attempt(db_session, settings, attempt, now)
-            except SittingError as exc:
-                return refusal(exc.code, **exc.facts)
-            state = await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
+            async with db.session() as db_session:
+                ctx = await attempt_context(request, db_session, settings, now)
+                if isinstance(ctx, Response):
+                    return ctx
+                attempt, sitting = ctx
+                try:
+                    await examday.start_attempt(db_session, settings, attempt, now)
+                except SittingError as exc:
+                    return refusal(exc.code, **exc.facts)
+                state = await attempt_json(db_session, attempt, sitting, now, principal_of(request).display_name)
         if state["started_at"] is not None and state["state"] != "closed":
             # The paper comes with the answer to "open": one request less per candidate in the
             # start storm (GET /attempt/paper stays for reloads and moves).
@@ -456,14 +451,14 @@ class TerminalApi(Controller):
         return state
 
     @get("/attempt/paper", guards=[requires(CANDIDATE)])
-    async def paper(
-        self, request: Request[Any, Any, Any], db_session: DbSession, db: DatabaseDep, settings: SettingsDep
-    ) -> Any:
+    async def paper(self, request: Request[Any, Any, Any], parts: PartsDep) -> Any:
         """The candidate's own paper without keys, with every acknowledged answer (resume after reload or move)."""
+        db, settings = parts.db, parts.settings
         now = now_utc()
         attempt: examday.AttemptRow | Attempt | None = await seat_attempt(request, db, settings, now)
         if attempt is None:
-            ctx = await attempt_context(request, db_session, settings, now)
+            async with db.session() as db_session:
+                ctx = await attempt_context(request, db_session, settings, now)
             if isinstance(ctx, Response):
                 return ctx
             attempt = ctx[0]
@@ -545,21 +540,14 @@ class TerminalApi(Controller):
         return {"ok": True}
 
     @websocket("/attempt/ws", guards=[requires(CANDIDATE)])
-    async def live(
-        self,
-        socket: WebSocket[Any, Any, Any],
-        db: DatabaseDep,
-        bus: BusDep,
-        settings: SettingsDep,
-        progress: ProgressDep,
-    ) -> None:
+    async def live(self, socket: WebSocket[Any, Any, Any], parts: PartsDep) -> None:
         """The terminal's live channel: clock every few seconds and on every event, errata, forced
         submission; answers may be saved over it (``{"t": "save", ...}`` → ``ack``/``refused``)."""
         if not same_origin(socket):
             await socket.close(code=POLICY_VIOLATION, reason="cross-origin")
             return
         try:
-            await self._live(socket, db, bus, settings, progress)
+            await self._live(socket, parts.db, parts.bus, parts.settings, parts.progress)
         except Exception:
             # Litestar closes the socket with 4500 and logs nothing outside debug mode.
             log.exception("terminal websocket failed")
