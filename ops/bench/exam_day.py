@@ -126,6 +126,9 @@ class Browser:
 
     def __init__(self, base: str) -> None:
         self.client = HttpClient(base)
+        self.ws: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None  # reads the socket's messages
+        self.closing = False  # a close from this side is not an error
 
     async def csrf(self) -> str:
         token = self.client.cookies.get("csrftoken")
@@ -140,6 +143,13 @@ class Browser:
 
     async def post(self, path: str, body: Any = None) -> HttpResponse:
         return await self.client.request("POST", path, body, {"x-csrftoken": await self.csrf()})
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            await asyncio.gather(self.reader, return_exceptions=True)
 
     async def open_socket(self, url: str) -> ClientConnection:
         """A websocket with this PC's cookies (no pings: the run is short, the server ticks)."""
@@ -162,14 +172,11 @@ class Terminal(Browser):
         self.seat = seat
         self.client.cookies[TERMINAL_COOKIE] = seat.terminal_cookie
         self.items: list[dict[str, Any]] = []
-        self.ws: ClientConnection | None = None
-        self.reader: asyncio.Task[None] | None = None
         self.seq = 0
         self.waiting: dict[int, asyncio.Future[tuple[float, dict[str, Any]]]] = {}
         self.acked: dict[int, tuple[int, str]] = {}  # position → (seq, response) of the last ack
         self.state_seen = asyncio.Event()
         self.receipt_at: float | None = None  # wall clock
-        self.closing = False
         self.new_positions = 0  # distinct positions answered so far (the console's count)
 
     async def sit_down(self) -> None:
@@ -239,13 +246,6 @@ class Terminal(Browser):
             self.acked[position] = (seq, message["response"])
         return arrived - started, message
 
-    async def close(self) -> None:
-        self.closing = True
-        if self.ws is not None:
-            await self.ws.close()
-        if self.reader is not None:
-            await asyncio.gather(self.reader, return_exceptions=True)
-
 
 # --- the invigilator's room console ---------------------------------------------------------------
 
@@ -286,11 +286,8 @@ class Console(Browser):
     def __init__(self, base: str, username: str, room_id: int) -> None:
         super().__init__(base)
         self.username, self.room_id = username, room_id
-        self.ws: ClientConnection | None = None
-        self.reader: asyncio.Task[None] | None = None
         self.first_frame = asyncio.Event()
         self.frames = 0
-        self.closing = False
 
     async def login(self) -> None:
         response = await self.post("/api/v1/login", {"username": self.username, "password": STAFF_PASSWORD})
@@ -314,13 +311,6 @@ class Console(Browser):
         except websockets.ConnectionClosed as exc:
             if not self.closing:
                 errors.add("console_ws_closed", f"room {self.room_id}: {exc}")
-
-    async def close(self) -> None:
-        self.closing = True
-        if self.ws is not None:
-            await self.ws.close()
-        if self.reader is not None:
-            await asyncio.gather(self.reader, return_exceptions=True)
 
 
 # --- set-up ------------------------------------------------------------------------------------------
